@@ -1,0 +1,32 @@
+"""Example FastAPI service deployed by the fastapi_gunicorn role.
+
+/health answers 200 while the worker serves; /version names the release the worker
+loaded, so a deploy can check that new workers run the new code.
+"""
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI
+
+APP_VERSION = (Path(__file__).parent / "VERSION").read_text(encoding="utf-8").strip()
+# The role deploys each release into releases/<id>/; resolving the path names the release
+# this worker imported, whatever the `current` symlink points at now.
+RELEASE = Path(__file__).resolve().parent.name
+
+app = FastAPI(title="fastapi_gunicorn example", version=APP_VERSION)
+
+
+@app.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/version")
+async def version() -> dict[str, str | int]:
+    return {"version": APP_VERSION, "release": RELEASE, "pid": os.getpid()}
+
+
+@app.get("/")
+async def root() -> dict[str, str]:
+    return {"app": "fastapi_gunicorn example", "version": APP_VERSION}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian machine for the lab and the tests:
+#   1. a Python virtualenv (.venv) with the pinned controller tools,
+#   2. a running Docker engine (Debian's docker.io, started here when none answers),
+#   3. the Debian 12 systemd test image, built locally with debootstrap when missing.
+# Idempotent: each step is skipped when its result is already there.
+# FASTAPI_GUNICORN_TEST_IMAGE names a ready-made image (e.g. from your registry) to skip the build.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+image=${FASTAPI_GUNICORN_TEST_IMAGE:-fastapi-gunicorn-debian12-systemd:latest}
+venv=$root/.venv
+
+log() { printf '== setup: %s\n' "$*"; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || { echo "setup: need root to install ${missing[*]}" >&2; exit 1; }
+  log "apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_venv() {
+  local stamp=$venv/.requirements.sha256 want
+  want=$(sha256sum "$root/requirements.txt" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  log "virtualenv $venv from requirements.txt"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q -r "$root/requirements.txt" >"$venv/pip-install.log" 2>&1 \
+    || { cat "$venv/pip-install.log" >&2; exit 1; }
+  echo "$want" > "$stamp"
+}
+
+ensure_docker() {
+  if docker info >/dev/null 2>&1; then return 0; fi
+  apt_install docker.io
+  if docker info >/dev/null 2>&1; then return 0; fi
+  log "starting dockerd in the background (log: /var/log/fastapi-gunicorn-dockerd.log)"
+  nohup dockerd >/var/log/fastapi-gunicorn-dockerd.log 2>&1 &
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && return 0; sleep 1; done
+  echo "setup: dockerd did not answer within 60 s; see /var/log/fastapi-gunicorn-dockerd.log" >&2
+  exit 1
+}
+
+ensure_image() {
+  if docker image inspect "$image" >/dev/null 2>&1; then return 0; fi
+  if [ -n "${FASTAPI_GUNICORN_TEST_IMAGE:-}" ]; then
+    log "pulling $image"
+    docker pull "$image"
+    return 0
+  fi
+  apt_install debootstrap
+  local rootfs
+  rootfs=$(mktemp -d /var/tmp/fastapi-gunicorn-rootfs.XXXXXX)
+  trap 'rm -rf "$rootfs"' RETURN
+  log "debootstrap Debian 12 into $rootfs (about a minute)"
+  debootstrap --variant=minbase \
+    --include=systemd,systemd-sysv,dbus,python3,python3-venv,python3-apt,ca-certificates,curl,iproute2,procps \
+    bookworm "$rootfs" http://deb.debian.org/debian >/dev/null
+  # A container boots systemd as PID 1: no getty, no hardware units, a machine-id made at boot.
+  rm -f "$rootfs/etc/machine-id" && touch "$rootfs/etc/machine-id"
+  for unit in getty.target systemd-udevd.service systemd-udev-trigger.service \
+              systemd-modules-load.service sys-kernel-config.mount sys-kernel-debug.mount \
+              systemd-remount-fs.service apt-daily.timer apt-daily-upgrade.timer; do
+    ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
+  done
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  log "importing $image"
+  tar -C "$rootfs" -c . | docker import -c 'CMD ["/lib/systemd/systemd"]' -c 'ENV container=docker' \
+    - "$image" >/dev/null
+}
+
+cd "$root"
+ensure_venv
+ensure_docker
+ensure_image
+log "ready: $("$venv/bin/ansible" --version | head -1), docker $(docker version -f '{{.Server.Version}}'), image $image"
