@@ -1,0 +1,187 @@
+"""Verify the converged host: real systemd, real gunicorn, real HTTP."""
+
+import json
+import time
+
+SERVICE = "fastapi_app.service"
+BASE = "/srv/fastapi_app"
+CONF = "/etc/fastapi_app/gunicorn_conf.py"
+SOCKET = "/run/fastapi_app/gunicorn.sock"
+WORKERS = 2  # molecule.yml sets fastapi_gunicorn_workers: 2
+
+
+def unit_property(host, name):
+    return host.check_output(f"systemctl show --property {name} --value {SERVICE}")
+
+
+def main_pid(host):
+    return int(unit_property(host, "MainPID"))
+
+
+def worker_pids(host, master):
+    out = host.run(f"pgrep --parent {master}").stdout.split()
+    return sorted(int(pid) for pid in out)
+
+
+def wait_for_workers(host, master, count, not_in=(), timeout=40):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = worker_pids(host, master)
+        if len(pids) == count and not set(pids) & set(not_in):
+            return pids
+        time.sleep(0.5)
+    raise AssertionError(f"workers of {master} did not settle: {worker_pids(host, master)}")
+
+
+def test_service_active_and_enabled(host):
+    service = host.service(SERVICE)
+    assert service.is_running
+    assert service.is_enabled
+
+
+def test_unit_properties(host):
+    assert unit_property(host, "Type") == "notify"
+    assert unit_property(host, "KillMode") == "mixed"
+    assert unit_property(host, "Restart") == "on-failure"
+    assert unit_property(host, "User") == "fastapi_app"
+    assert "kill -s HUP $MAINPID" in unit_property(host, "ExecReload").replace("; ", " ")
+    # graceful_timeout is 20 s in this scenario: systemd must wait longer before SIGKILL.
+    assert unit_property(host, "TimeoutStopUSec") == "35s"
+    assert unit_property(host, "NoNewPrivileges") == "yes"
+    assert unit_property(host, "ProtectSystem") == "strict"
+
+
+def test_unit_exposure_is_low(host):
+    # Exits non-zero when the exposure score is above the threshold, given in tenths: 20 is 2.0
+    # (an upstream-style gunicorn unit scores about 9).
+    host.run_expect([0], f"systemd-analyze security --threshold=20 --no-pager {SERVICE}")
+
+
+def test_master_runs_under_systemd_with_workers(host):
+    master = main_pid(host)
+    assert master > 0
+    proc = host.process.get(pid=master)
+    assert proc.user == "fastapi_app"
+    assert "gunicorn" in proc.args
+    assert f"--config {CONF}" in proc.args
+    assert len(wait_for_workers(host, master, WORKERS)) == WORKERS
+
+
+def test_listens_where_configured(host):
+    assert host.socket("tcp://127.0.0.1:8000").is_listening
+    assert host.socket(f"unix://{SOCKET}").is_listening
+    assert not host.socket("tcp://0.0.0.0:8000").is_listening
+
+
+def test_health_over_tcp_and_unix_socket(host):
+    tcp = host.run("curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/health")
+    assert tcp.stdout == "200"
+    unix = host.run(f"curl -sS --unix-socket {SOCKET} http://localhost/health")
+    assert json.loads(unix.stdout) == {"status": "ok"}
+
+
+def test_version_reports_the_live_release(host):
+    live = host.file(f"{BASE}/current").linked_to
+    body = json.loads(host.check_output("curl -sS http://127.0.0.1:8000/version"))
+    assert body["version"] == "1.0.0"
+    assert f"{BASE}/releases/{body['release']}" == live
+
+
+def test_code_and_venv_owned_by_root_and_read_only_for_the_service(host):
+    for path in (BASE, f"{BASE}/releases", f"{BASE}/venvs"):
+        d = host.file(path)
+        assert d.is_directory and d.user == "root" and d.group == "root" and d.mode == 0o755
+    current = host.file(f"{BASE}/current")
+    assert current.is_symlink
+    main_py = host.file(f"{current.linked_to}/main.py")
+    assert main_py.user == "root" and main_py.mode == 0o644
+    denied = host.run(f"runuser -u fastapi_app -- touch {current.linked_to}/intruder")
+    assert denied.rc != 0
+
+
+def test_config_and_secret_file_modes(host):
+    conf = host.file(CONF)
+    assert (conf.user, conf.group, conf.mode) == ("root", "fastapi_app", 0o640)
+    secret = host.file("/etc/fastapi_app/secret.env")
+    assert (secret.user, secret.group, secret.mode) == ("root", "root", 0o600)
+    assert host.file("/etc/systemd/system/fastapi_app.service").mode == 0o644
+
+
+def test_environment_reaches_the_master(host):
+    environ = host.check_output(f"tr '\\0' '\\n' < /proc/{main_pid(host)}/environ").splitlines()
+    assert "APP_ENV=molecule" in environ
+    assert "APP_SECRET=s3cret-value" in environ
+    # The secret stays out of the unit, where `systemctl show` would print it.
+    assert "s3cret-value" not in host.file("/etc/systemd/system/fastapi_app.service").content_string
+
+
+def test_service_user_has_no_login_shell(host):
+    user = host.user("fastapi_app")
+    assert user.shell == "/usr/sbin/nologin"
+    assert user.group == "fastapi_app"
+
+
+def test_rendered_config_values(host):
+    # Execute the real file with the venv's Python and read back what gunicorn would read.
+    script = (
+        f"import json, runpy; c = runpy.run_path('{CONF}'); "
+        "print(json.dumps({k: v for k, v in c.items() if not k.startswith('_') and k not in ('os', 'json')}))"
+    )
+    venv_python = host.check_output(f"readlink -f {BASE}/venvs/*/bin/python | head -1")
+    conf = json.loads(host.check_output(f"{venv_python} -c \"{script}\""))
+    assert conf["wsgi_app"] == "main:app"
+    assert conf["worker_class"] == "uvicorn_worker.UvicornWorker"
+    assert conf["workers"] == WORKERS
+    assert conf["bind"] == ["127.0.0.1:8000", f"unix:{SOCKET}"]
+    assert conf["chdir"] == f"{BASE}/current"
+    assert (conf["timeout"], conf["graceful_timeout"], conf["keepalive"]) == (30, 20, 5)
+    assert conf["accesslog"] == "-" and conf["errorlog"] == "-"
+    assert conf["preload_app"] is False
+    assert conf["worker_tmp_dir"] == "/dev/shm"
+    assert conf["limit_request_line"] == 4094
+    assert conf["control_socket"] == "/run/fastapi_app/gunicorn.ctl"
+    # fastapi_gunicorn_extra_settings
+    assert conf["backlog"] == 1024
+    assert conf["proxy_allow_ips"] == "127.0.0.1"
+
+
+def test_venv_has_the_pinned_server_packages(host):
+    pip = host.check_output(f"ls -d {BASE}/venvs/*/bin/pip | head -1")
+    frozen = host.check_output(f"{pip} freeze").lower().splitlines()
+    assert "gunicorn==27.0.1" in frozen
+    assert "uvicorn==0.54.0" in frozen
+    assert "uvicorn-worker==0.4.0" in frozen
+    assert any(line.startswith("uvloop==") for line in frozen)  # from uvicorn[standard]
+    assert "fastapi==0.165.0" in frozen
+
+
+def test_hup_reload_replaces_workers_and_keeps_master(host):
+    master = main_pid(host)
+    before = wait_for_workers(host, master, WORKERS)
+    host.run_expect([0], f"systemctl reload {SERVICE}")
+    after = wait_for_workers(host, master, WORKERS, not_in=before)
+    assert main_pid(host) == master
+    assert not set(after) & set(before)
+    assert host.service(SERVICE).is_running
+
+
+def test_journal_holds_the_access_log(host):
+    host.run_expect([0], "curl -sS -o /dev/null http://127.0.0.1:8000/health?journal-probe=1")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        journal = host.run(f"journalctl --unit {SERVICE} --no-pager --since -5min").stdout
+        if "GET /health?journal-probe=1 HTTP/1.1" in journal:
+            break
+        time.sleep(0.5)
+    assert "GET /health?journal-probe=1 HTTP/1.1" in journal
+    assert "Booting worker" in journal or "Started server process" in journal
+
+
+def test_old_releases_are_pruned(host):
+    # side_effect.yml deployed side-1..side-4 and then the converged release; keep_releases is 3.
+    releases = host.file(f"{BASE}/releases").listdir()
+    live = host.file(f"{BASE}/current").linked_to.rsplit("/", 1)[1]
+    assert len(releases) == 3, releases
+    assert live in releases
+    assert "side-1" not in releases and "side-2" not in releases
+    assert "side-4" in releases
