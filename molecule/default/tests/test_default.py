@@ -1,6 +1,7 @@
 """Verify the converged host: real systemd, real gunicorn, real HTTP."""
 
 import json
+import re
 import time
 
 SERVICE = "fastapi_app.service"
@@ -12,6 +13,13 @@ WORKERS = 2  # molecule.yml sets fastapi_gunicorn_workers: 2
 
 def unit_property(host, name):
     return host.check_output(f"systemctl show --property {name} --value {SERVICE}")
+
+
+def live_venv(host):
+    """The venv the unit starts gunicorn from."""
+    match = re.search(rf"{BASE}/venvs/[0-9a-f]+", unit_property(host, "ExecStart"))
+    assert match, unit_property(host, "ExecStart")
+    return match.group(0)
 
 
 def main_pid(host):
@@ -127,8 +135,7 @@ def test_rendered_config_values(host):
         f"import json, runpy; c = runpy.run_path('{CONF}'); "
         "print(json.dumps({k: v for k, v in c.items() if not k.startswith('_') and k not in ('os', 'json')}))"
     )
-    venv_python = host.check_output(f"readlink -f {BASE}/venvs/*/bin/python | head -1")
-    conf = json.loads(host.check_output(f"{venv_python} -c \"{script}\""))
+    conf = json.loads(host.check_output(f"{live_venv(host)}/bin/python -c \"{script}\""))
     assert conf["wsgi_app"] == "main:app"
     assert conf["worker_class"] == "uvicorn_worker.UvicornWorker"
     assert conf["workers"] == WORKERS
@@ -146,8 +153,7 @@ def test_rendered_config_values(host):
 
 
 def test_venv_has_the_pinned_server_packages(host):
-    pip = host.check_output(f"ls -d {BASE}/venvs/*/bin/pip | head -1")
-    frozen = host.check_output(f"{pip} freeze").lower().splitlines()
+    frozen = host.check_output(f"{live_venv(host)}/bin/pip freeze").lower().splitlines()
     assert "gunicorn==27.0.1" in frozen
     assert "uvicorn==0.54.0" in frozen
     assert "uvicorn-worker==0.4.0" in frozen
@@ -185,3 +191,13 @@ def test_old_releases_are_pruned(host):
     assert live in releases
     assert "side-1" not in releases and "side-2" not in releases
     assert "side-4" in releases
+
+
+def test_venvs_are_kept_per_dependency_set(host):
+    # Converged set, then the asgi set (no uvicorn-worker); the live one is the converged set.
+    venvs = host.file(f"{BASE}/venvs").listdir()
+    assert len(venvs) == 2, venvs
+    live = live_venv(host).rsplit("/", 1)[1]
+    assert live in venvs
+    other = next(v for v in venvs if v != live)
+    assert "uvicorn-worker" not in host.file(f"{BASE}/venvs/{other}/requirements.txt").content_string
