@@ -59,6 +59,23 @@ def test_unit_properties(host):
     assert unit_property(host, "ProtectSystem") == "strict"
 
 
+def test_socket_activation_holds_the_listeners(host):
+    socket = host.service("fastapi_app.socket")
+    assert socket.is_running and socket.is_enabled
+    assert "fastapi_app.socket" in unit_property(host, "Requires")
+    # systemd, not gunicorn, owns the listening TCP socket: it survives a restart of the service.
+    assert 'users:(("systemd",pid=1' in host.check_output("ss -ltnpH 'sport = :8000'")
+    listens = host.check_output("systemctl show --property Listen --value fastapi_app.socket")
+    assert "127.0.0.1:8000 (Stream)" in listens and f"{SOCKET} (Stream)" in listens
+
+
+def test_restart_keeps_the_port_open(host):
+    master = main_pid(host)
+    host.run_expect([0], f"systemctl restart {SERVICE}")
+    assert main_pid(host) != master
+    assert host.run("curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/health").stdout == "200"
+
+
 def test_unit_exposure_is_low(host):
     # Exits non-zero when the exposure score is above the threshold, given in tenths: 20 is 2.0
     # (an upstream-style gunicorn unit scores about 9).
@@ -137,7 +154,7 @@ def test_rendered_config_values(host):
     )
     conf = json.loads(host.check_output(f"{live_venv(host)}/bin/python -c \"{script}\""))
     assert conf["wsgi_app"] == "main:app"
-    assert conf["worker_class"] == "uvicorn_worker.UvicornWorker"
+    assert conf["worker_class"] == "asgi"
     assert conf["workers"] == WORKERS
     assert conf["bind"] == ["127.0.0.1:8000", f"unix:{SOCKET}"]
     assert conf["chdir"] == f"{BASE}/current"
@@ -156,7 +173,7 @@ def test_venv_has_the_pinned_server_packages(host):
     frozen = host.check_output(f"{live_venv(host)}/bin/pip freeze").lower().splitlines()
     assert "gunicorn==27.0.1" in frozen
     assert "uvicorn==0.54.0" in frozen
-    assert "uvicorn-worker==0.4.0" in frozen
+    assert not any(line.startswith("uvicorn-worker==") for line in frozen)  # asgi does not need it
     assert any(line.startswith("uvloop==") for line in frozen)  # from uvicorn[standard]
     assert "fastapi==0.165.0" in frozen
 
@@ -194,10 +211,10 @@ def test_old_releases_are_pruned(host):
 
 
 def test_venvs_are_kept_per_dependency_set(host):
-    # Converged set, then the asgi set (no uvicorn-worker); the live one is the converged set.
+    # The converged (asgi) set, and the uvicorn_worker set from the side effect; the live one is asgi's.
     venvs = host.file(f"{BASE}/venvs").listdir()
     assert len(venvs) == 2, venvs
     live = live_venv(host).rsplit("/", 1)[1]
     assert live in venvs
     other = next(v for v in venvs if v != live)
-    assert "uvicorn-worker" not in host.file(f"{BASE}/venvs/{other}/requirements.txt").content_string
+    assert "uvicorn-worker==0.4.0" in host.file(f"{BASE}/venvs/{other}/requirements.txt").content_string
