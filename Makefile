@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS := 1
 
-.PHONY: setup lab lab-down lint test test-preflight test-molecule
+.PHONY: setup lab lab-down lint test test-preflight test-molecule bench
 
 setup:
 	bash scripts/setup.sh
@@ -29,3 +29,9 @@ test-molecule: setup
 
 ## Every test: lint, static and bad-input tests, then each molecule scenario.
 test: lint test-preflight test-molecule
+
+## Zero-downtime benchmark: every change path and two baselines under load (table + docs/benchmark.png).
+bench: setup
+	molecule create -s zero_downtime
+	molecule converge -s zero_downtime
+	cd tests && python benchmark.py; status=$$?; cd .. && molecule destroy -s zero_downtime; exit $$status

@@ -16,6 +16,7 @@ Writes a JSON summary (and, with --samples, one [t, latency_ms, ok] row per requ
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 from collections import Counter
@@ -25,10 +26,14 @@ class StaleConnection(Exception):
     """The server closed a reused connection before any response byte."""
 
 
+class ClosedWithoutResponse(ConnectionError):
+    """The server closed the connection before any response byte."""
+
+
 async def read_response(reader):
     status_line = await reader.readline()
     if not status_line:
-        raise StaleConnection("closed before the status line")
+        raise ClosedWithoutResponse("closed before the status line")
     status = int(status_line.split(b" ", 2)[1])
     length, close = 0, False
     while True:
@@ -74,7 +79,7 @@ class Client:
             self.writer.write(self.request)
             await self.writer.drain()
             return await read_response(self.reader)
-        except (StaleConnection, ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as exc:
+        except (ClosedWithoutResponse, ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as exc:
             self.drop()
             if reused and not isinstance(exc, asyncio.IncompleteReadError):
                 raise StaleConnection(str(exc)) from exc
@@ -136,6 +141,7 @@ async def main(args):
     latencies = [s[1] for s in samples]
     per_second = Counter(int(s[0]) for s in samples if s[2])
     summary = {
+        "t0_monotonic": stats["t0"],
         "keepalive": args.keepalive,
         "concurrency": args.concurrency,
         "seconds": round(wall, 2),
@@ -151,11 +157,13 @@ async def main(args):
         "rps_median_second": statistics.median(per_second.values()) if per_second else 0,
         "seen": dict(stats["seen"]),
     }
-    with open(args.out, "w", encoding="utf-8") as fh:
-        json.dump(summary, fh)
     if args.samples:
         with open(args.samples, "w", encoding="utf-8") as fh:
             json.dump([[round(t, 4), round(ms, 3), ok] for t, ms, ok in samples], fh)
+    # The summary is written last and renamed into place: its presence means the run is complete.
+    with open(args.out + ".tmp", "w", encoding="utf-8") as fh:
+        json.dump(summary, fh)
+    os.replace(args.out + ".tmp", args.out)
     print(json.dumps(summary))
 
 

@@ -160,7 +160,8 @@ def test_rendered_config_values(host):
     assert conf["chdir"] == f"{BASE}/current"
     assert (conf["timeout"], conf["graceful_timeout"], conf["keepalive"]) == (30, 20, 5)
     assert conf["accesslog"] == "-" and conf["errorlog"] == "-"
-    assert conf["preload_app"] is False
+    assert "preload_app" not in conf  # on the unit's command line, off here
+    assert "--preload" not in unit_property(host, "ExecStart")
     assert conf["worker_tmp_dir"] == "/dev/shm"
     assert conf["limit_request_line"] == 4094
     assert conf["control_socket"] == "/run/fastapi_app/gunicorn.ctl"

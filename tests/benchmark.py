@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Zero-downtime benchmark: each change path and two baselines under load, as a table and a plot.
+
+Run with `make bench` (it creates and converges molecule/zero_downtime first). For every path it
+prints requests sent and failed, p50/p99 latency inside the change window, throughput during the
+change against the steady state before it, and how long the change took. The plot shows every
+request's latency over time with the change window shaded and failed requests in red.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from changepaths import BASELINES, PATHS, Harness, window_stats
+
+COLUMNS = [
+    ("path", 18), ("keep-alive", 10), ("sent", 7), ("failed", 6), ("p50 ms", 7), ("p99 ms", 7),
+    ("max ms", 7), ("rps steady", 10), ("rps change", 10), ("ratio", 5), ("change s", 8),
+]
+
+
+def row(result):
+    stats = window_stats(result)
+    ratio = stats["during_rps"] / stats["steady_rps"] if stats["steady_rps"] else 0
+    return [
+        result["path"].name, "on" if result["keepalive"] else "off", result["load"]["sent"], result["load"]["failed"],
+        stats["during_p50_ms"], stats["during_p99_ms"], stats["during_max_ms"], stats["steady_rps"],
+        stats["during_rps"], f"{ratio:.2f}", stats["change_seconds"],
+    ]
+
+
+def table(rows):
+    head = " | ".join(name.ljust(width) for name, width in COLUMNS)
+    lines = [head, "-|-".join("-" * width for _, width in COLUMNS)]
+    lines += [" | ".join(str(v).ljust(width) for v, (_, width) in zip(r, COLUMNS)) for r in rows]
+    return "\n".join(lines)
+
+
+def plot(results, target):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(results), 1, figsize=(11, 2.1 * len(results)), sharex=False)
+    for ax, result in zip(axes, results):
+        rows = result["samples"]
+        ok = [(r[0], r[1]) for r in rows if r[2]]
+        bad = [(r[0], r[1]) for r in rows if not r[2]]
+        ax.scatter([t for t, _ in ok], [ms for _, ms in ok], s=1, color="tab:blue")
+        if bad:
+            ax.scatter([t for t, _ in bad], [ms for _, ms in bad], s=6, color="tab:red", label=f"{len(bad)} failed")
+            ax.legend(loc="upper right")
+        start, end = result["change_window"]
+        ax.axvspan(start, end, color="tab:orange", alpha=0.2)
+        ax.set_yscale("log")
+        ax.set_ylabel("ms")
+        keepalive = "keep-alive" if result["keepalive"] else "no keep-alive"
+        ax.set_title(f"{result['path'].name} ({keepalive}): {result['path'].what}", fontsize=9, loc="left")
+    axes[-1].set_xlabel("seconds since the load started (orange: the change)")
+    fig.tight_layout()
+    fig.savefig(target, dpi=80)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs"))
+    parser.add_argument("--only", nargs="*", help="path names to run")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    selected = [p for p in PATHS + BASELINES if not args.only or p.name in args.only]
+    plan = [(p, True) for p in selected] + [(p, False) for p in selected if p.name in ("code", "dependencies", "baseline_hup", "baseline_restart")]
+    harness = Harness()
+    results = []
+    try:
+        for path, keepalive in plan:
+            print(f"running {path.name} (keep-alive {'on' if keepalive else 'off'}) ...", file=sys.stderr, flush=True)
+            results.append(harness.run(path, keepalive=keepalive))
+    finally:
+        harness.close()
+    text = table([row(r) for r in results])
+    print(text)
+    (out / "benchmark.txt").write_text(text + "\n", encoding="utf-8")
+    plot(results, out / "benchmark.png")
+    print(f"\nwrote {out / 'benchmark.txt'} and {out / 'benchmark.png'}")
+
+
+if __name__ == "__main__":
+    main()
