@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS := 1
 
-.PHONY: setup lab lab-down lint test test-preflight test-molecule bench
+.PHONY: setup lab lab-rollout lab-down lint test test-preflight test-molecule bench bench-fleet
 
 setup:
 	bash scripts/setup.sh
@@ -13,9 +13,14 @@ setup:
 lab: setup
 	ansible-playbook playbooks/lab.yml
 
-lab-down:
-	-docker rm -f $$(ansible-inventory --list | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["_meta"]["hostvars"]))')
-	-docker network rm fastapi_gunicorn_lab
+## Roll a new release (the example app with VERSION=$(VERSION)) across the lab, canary first.
+VERSION ?= 2.0.0
+lab-rollout: setup
+	rm -rf .lab/app && mkdir -p .lab && cp -r roles/fastapi_gunicorn/files/example_app .lab/app && echo $(VERSION) > .lab/app/VERSION
+	ansible-playbook playbooks/rolling_update.yml -e fastapi_gunicorn_app_src=$(CURDIR)/.lab/app/
+
+lab-down: setup
+	ansible-playbook playbooks/lab_down.yml
 
 lint: setup
 	yamllint -s .
@@ -35,3 +40,7 @@ bench: setup
 	molecule create -s zero_downtime
 	molecule converge -s zero_downtime
 	cd tests && python benchmark.py; status=$$?; cd .. && molecule destroy -s zero_downtime; exit $$status
+
+## Fleet benchmark: rollout time for 1, 3 and 6 app hosts behind HAProxy (docs/fleet_benchmark.txt).
+bench-fleet: setup
+	cd tests && python fleet_benchmark.py

@@ -11,7 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from changepaths import BASELINES, PATHS, Harness, window_stats
+from changepaths import BASELINES, PATHS, Harness
+from harness import window_stats
 
 COLUMNS = [
     ("path", 18), ("keep-alive", 10), ("sent", 7), ("failed", 6), ("p50 ms", 7), ("p99 ms", 7),

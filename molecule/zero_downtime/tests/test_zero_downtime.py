@@ -12,9 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from changepaths import PATHS, Harness  # noqa: E402
+from harness import VERSIONS  # noqa: E402
 
 CASES = [(p, True) for p in PATHS] + [(p, False) for p in PATHS if p.name in ("code", "dependencies")]
-VERSIONS = {"v1": "1.0.0", "v2": "2.0.0"}
 # What a failed play must say, so the operator knows why and what state the host is in.
 MESSAGES = {
     "broken_import": ["module_that_does_not_exist"],

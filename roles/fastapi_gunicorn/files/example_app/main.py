@@ -1,10 +1,11 @@
 """Example FastAPI service deployed by the fastapi_gunicorn role.
 
 /health answers 200 while the worker serves; /version names the release the worker
-loaded, so a deploy can check that new workers run the new code.
+loaded (and the host that served it), so a deploy can check that new workers run the new code.
 """
 
 import os
+import socket
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -24,7 +25,7 @@ async def health() -> dict[str, str]:
 
 @app.get("/version")
 async def version() -> dict[str, str | int]:
-    return {"version": APP_VERSION, "release": RELEASE, "pid": os.getpid()}
+    return {"version": APP_VERSION, "release": RELEASE, "host": socket.gethostname(), "pid": os.getpid()}
 
 
 @app.get("/")

@@ -1,0 +1,95 @@
+"""Fleet rollouts through HAProxy under load: no request fails at the client.
+
+The tests run in order on one fleet (3 app hosts on release v1 after converge):
+  1. a rolling update to v2, canary first: every host ends on v2, every server UP;
+  2. a rollout of a release that fails its health gate: the canary goes back to v2 on its own,
+     the rollout stops after the first batch, the other hosts are never touched;
+  3. a fleet rollback: every host back on v1.
+HAProxy's own retry and redispatch counters must stay at zero too: the drain, not a retry at the
+load balancer, is what keeps every request whole.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+from fleet import APPS, Fleet  # noqa: E402
+from harness import VERSIONS  # noqa: E402
+
+BATCH_HEADER = "TASK [Update the host]"
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    f = Fleet()
+    yield f
+    f.close()
+
+
+def check_load(measured, report):
+    load = measured["load"]
+    assert load["sent"] > 1000, report  # the load really ran through the rollout
+    assert load["failed"] == 0, report
+
+
+def check_haproxy(fleet, report):
+    servers = fleet.servers()
+    assert sorted(servers) == sorted(APPS), report
+    for name, row in servers.items():
+        assert row["status"] == "UP", f"{name}: {row['status']}\n{report}"
+        assert (row["wretr"], row["wredis"]) == ("0", "0"), f"{name} retried at HAProxy\n{report}"
+
+
+def describe(measured):
+    play = measured["result"]
+    return f"load={measured['load']}\nplay rc={play.returncode}\n{play.stdout[-5000:]}{play.stderr[-2000:]}"
+
+
+def test_rolling_update(fleet):
+    before = fleet.state()
+    measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", app="v2"))
+    report = describe(measured)
+    check_load(measured, report)
+    assert measured["result"].returncode == 0, report
+    after = fleet.state()
+    assert {s["version"] for s in after.values()} == {VERSIONS["v2"]}, after
+    assert len({s["release"] for s in after.values()}) == 1, "one release id for the whole rollout"
+    assert all(s["current"].endswith("/" + s["release"]) for s in after.values()), after
+    # The clients saw the old release, then the new one: the load crossed the rollout.
+    seen = measured["load"]["seen"]
+    assert before[APPS[0]]["release"] in seen and after[APPS[0]]["release"] in seen, seen
+    # Default batches [1, "25%", "100%"] on 3 hosts: canary, one more, the last.
+    assert measured["result"].stdout.count(BATCH_HEADER) == 3, report
+    check_haproxy(fleet, report)
+
+
+def test_failing_canary_stops_the_rollout(fleet):
+    before = fleet.state()
+    measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", app="failing_health"))
+    report = describe(measured)
+    check_load(measured, report)
+    play = measured["result"]
+    assert play.returncode != 0, report
+    assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped after the canary batch\n" + report
+    assert "failed its update and the rollout stops" in play.stdout, report
+    assert "Rolled back to release" in play.stdout, report
+    after = fleet.state()
+    canary, others = APPS[0], APPS[1:]
+    # The canary went back to the release it ran (the failed one is kept for inspection).
+    assert after[canary]["release"] == before[canary]["release"], report
+    assert after[canary]["version"] == VERSIONS["v2"], report
+    for host in others:
+        assert after[host] == before[host], f"{host} was touched\n{report}"
+    check_haproxy(fleet, report)
+
+
+def test_fleet_rollback(fleet):
+    measured = fleet.load.during(lambda: fleet.play("playbooks/rollback.yml"))
+    report = describe(measured)
+    check_load(measured, report)
+    assert measured["result"].returncode == 0, report
+    after = fleet.state()
+    assert {s["version"] for s in after.values()} == {VERSIONS["v1"]}, report
+    check_haproxy(fleet, report)

@@ -1,0 +1,128 @@
+"""What the load tests share: app variants, a throwaway inventory, playbook runs, and the load
+generator (tests/loadgen.py) started inside a container and stopped after an action.
+
+Used by the single-host change paths (changepaths.py) and the fleet rollouts (fleet.py), their
+molecule tests and their benchmarks.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_APP = ROOT / "roles" / "fastapi_gunicorn" / "files" / "example_app"
+VERSIONS = {"v1": "1.0.0", "v2": "2.0.0", "v3": "3.0.0"}
+
+
+def docker_exec(container, *args, check=True):
+    return subprocess.run(["docker", "exec", container, *args], check=check, capture_output=True, text=True)
+
+
+def app_variants(workdir: Path) -> dict:
+    """Example-app variants on the controller: v1 (the example app), v2, v3, and broken ones."""
+    variants = {}
+    for name in (*VERSIONS, "broken_import", "failing_health"):
+        target = workdir / name
+        shutil.copytree(EXAMPLE_APP, target)
+        variants[name] = str(target) + "/"
+        if name in VERSIONS:
+            (target / "VERSION").write_text(VERSIONS[name] + "\n", encoding="utf-8")
+    main = workdir / "broken_import" / "main.py"
+    main.write_text(main.read_text(encoding="utf-8") + "\nimport module_that_does_not_exist  # noqa\n", encoding="utf-8")
+    main = workdir / "failing_health" / "main.py"
+    main.write_text(
+        main.read_text(encoding="utf-8").replace(
+            'return {"status": "ok"}',
+            'from fastapi.responses import JSONResponse\n    return JSONResponse({"status": "broken"}, status_code=503)',
+        ),
+        encoding="utf-8",
+    )
+    return variants
+
+
+def write_inventory(workdir: Path, groups: dict, group_vars: Path) -> Path:
+    """An inventory directory: the given hosts per group, reached with docker exec, and group_vars
+    linked from a directory of the repository (the scenario's or the lab's own)."""
+    inventory = workdir / "inventory"
+    inventory.mkdir()
+    hosts = {"all": {"children": {g: {"hosts": {h: None for h in hs}} for g, hs in groups.items()},
+                     "vars": {"ansible_connection": "community.docker.docker"}}}
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
+    (inventory / "group_vars").symlink_to(group_vars)
+    return inventory
+
+
+def run_playbook(inventory: Path, playbook: str, extra_vars: dict, limit: str | None = None, timeout=900):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    command = ["ansible-playbook", "-i", str(inventory), "-e", json.dumps(extra_vars), str(ROOT / playbook)]
+    if limit:
+        command += ["--limit", limit]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+class Load:
+    """tests/loadgen.py inside `container`, against its own loopback, for the span of an action."""
+
+    def __init__(self, container, port=8000, keepalive=True, concurrency=8):
+        self.container, self.port, self.keepalive, self.concurrency = container, port, keepalive, concurrency
+        subprocess.run(["docker", "cp", str(ROOT / "tests" / "loadgen.py"), f"{container}:/root/loadgen.py"], check=True)
+
+    def during(self, action, settle=2.0):
+        """Start the load, wait `settle` s, run action(), wait `settle` s, stop; returns the results."""
+        tag = uuid.uuid4().hex[:8]
+        out, samples, stop = f"/tmp/load-{tag}.json", f"/tmp/load-{tag}.samples.json", f"/tmp/load-{tag}.stop"
+        command = ["python3", "/root/loadgen.py", "--port", str(self.port), "--duration", "900", "--stop-file", stop,
+                   "--out", out, "--samples", samples, "--concurrency", str(self.concurrency)]
+        if not self.keepalive:
+            command.append("--no-keepalive")
+        subprocess.run(["docker", "exec", "-d", self.container, *command], check=True)
+        time.sleep(settle)
+        # Containers share the kernel's monotonic clock, so these line up with the generator's.
+        started = time.monotonic()
+        result = action()
+        finished = time.monotonic()
+        time.sleep(settle)
+        docker_exec(self.container, "touch", stop)
+        summary = self._wait_for_json(out)
+        rows = json.loads(docker_exec(self.container, "cat", samples).stdout)
+        docker_exec(self.container, "rm", "-f", out, samples, stop)
+        window = (started - summary["t0_monotonic"], finished - summary["t0_monotonic"])
+        return {"load": summary, "samples": rows, "change_window": window, "result": result}
+
+    def _wait_for_json(self, path, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = docker_exec(self.container, "cat", path, check=False)
+            if found.returncode == 0 and found.stdout.strip():
+                return json.loads(found.stdout)
+            time.sleep(0.5)
+        raise AssertionError(f"the load generator wrote no summary to {path}")
+
+
+def window_stats(result):
+    """Throughput and latency inside the change window versus the steady state before it."""
+    start, end = result["change_window"]
+    rows = result["samples"]
+    steady = [r for r in rows if r[0] < start]
+    during = [r for r in rows if start <= r[0] <= end]
+    steady_span = max(start - (steady[0][0] if steady else start), 1e-9)
+    during_span = max(end - start, 1e-9)
+    lat = sorted(r[1] for r in during)
+
+    def pct(q):
+        return round(lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else None
+
+    return {
+        "steady_rps": round(len(steady) / steady_span, 1),
+        "during_rps": round(len(during) / during_span, 1),
+        "during_p50_ms": pct(0.5),
+        "during_p99_ms": pct(0.99),
+        "during_max_ms": round(lat[-1], 1) if lat else None,
+        "change_seconds": round(end - start, 1),
+    }
