@@ -3,7 +3,8 @@
 
 Run with `make bench` (it creates and converges molecule/zero_downtime first). For every path it
 prints requests sent and failed, p50/p99 latency inside the change window, throughput during the
-change against the steady state before it, and how long the change took. The plot shows every
+change against the steady state before it, and how long the change took; then a control (the play
+with nothing to change) and two baselines (a raw restart and a raw HUP on the foundation's layout). The plot shows every
 request's latency over time with the change window shaded and failed requests in red.
 """
 
@@ -11,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from changepaths import BASELINES, PATHS, Harness
+from changepaths import BASELINES, CONTROLS, PATHS, Harness
 from harness import window_stats
 
 COLUMNS = [
@@ -70,8 +71,8 @@ def main():
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    selected = [p for p in PATHS + BASELINES if not args.only or p.name in args.only]
-    plan = [(p, True) for p in selected] + [(p, False) for p in selected if p.name in ("code", "dependencies", "baseline_hup", "baseline_restart")]
+    selected = [p for p in PATHS + CONTROLS + BASELINES if not args.only or p.name in args.only]
+    plan = [(p, True) for p in selected] + [(p, False) for p in selected if p.name in ("code", "dependencies", "no_change", "baseline_hup", "baseline_restart")]
     harness = Harness()
     results = []
     try:

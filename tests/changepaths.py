@@ -63,6 +63,11 @@ PATHS = [
     ),
 ]
 
+# What the change window costs with nothing to change: the playbook alone. On a small machine the
+# controller, the container and the load generator share the cores, so throughput drops in every
+# window; this row shows how much of that is Ansible itself rather than the reload or restart.
+CONTROLS = [ChangePath("no_change", "the same play with nothing to change (Ansible's own cost)", restore=False)]
+
 BASELINES = [
     ChangePath("baseline_restart", "naive systemctl restart (foundation layout)", command="systemctl restart fastapi_app.service",
                setup=FOUNDATION, expect_new_master=True),

@@ -21,7 +21,7 @@ APPS = [f"fastapi-gunicorn-bench-app{i}" for i in range(1, 7)]
 LB = "fastapi-gunicorn-bench-lb1"
 NETWORK = {"fastapi_gunicorn_lab_network": "fastapi_gunicorn_bench"}
 DEFAULT_BATCHES = [1, "25%", "100%"]
-COLUMNS = [("hosts", 5), ("batches", 16), ("sizes", 9), ("rollout s", 9), ("s/batch", 7), ("sent", 7), ("failed", 6), ("p99 ms", 7)]
+COLUMNS = [("hosts", 5), ("batches", 18), ("sizes", 11), ("rollout s", 9), ("s/batch", 7), ("sent", 7), ("failed", 6), ("p99 ms", 7)]
 
 
 def batch_sizes(hosts, batches):

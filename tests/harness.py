@@ -71,10 +71,11 @@ class Load:
 
     def __init__(self, container, port=8000, keepalive=True, concurrency=8):
         self.container, self.port, self.keepalive, self.concurrency = container, port, keepalive, concurrency
-        subprocess.run(["docker", "cp", str(ROOT / "tests" / "loadgen.py"), f"{container}:/root/loadgen.py"], check=True)
 
     def during(self, action, settle=2.0):
         """Start the load, wait `settle` s, run action(), wait `settle` s, stop; returns the results."""
+        # Copied on every run: the container may be made after this object (the fleet benchmark).
+        subprocess.run(["docker", "cp", str(ROOT / "tests" / "loadgen.py"), f"{self.container}:/root/loadgen.py"], check=True)
         tag = uuid.uuid4().hex[:8]
         out, samples, stop = f"/tmp/load-{tag}.json", f"/tmp/load-{tag}.samples.json", f"/tmp/load-{tag}.stop"
         command = ["python3", "/root/loadgen.py", "--port", str(self.port), "--duration", "900", "--stop-file", stop,
