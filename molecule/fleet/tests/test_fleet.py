@@ -4,7 +4,8 @@ The tests run in order on one fleet (3 app hosts on release v1 after converge):
   1. a rolling update to v2, canary first: every host ends on v2, every server UP;
   2. a rollout of a release that fails its health gate: the canary goes back to v2 on its own,
      the rollout stops after the first batch, the other hosts are never touched;
-  3. a fleet rollback: every host back on v1.
+  3. a fleet rollback: every host back on v1, with the drain and enable hooks of users with an
+     external balancer: each runs once per host, the drain before the switch, the enable after.
 HAProxy's own retry and redispatch counters must stay at zero too: the drain, not a retry at the
 load balancer, is what keeps every request whole.
 """
@@ -16,9 +17,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from fleet import APPS, Fleet  # noqa: E402
-from harness import VERSIONS  # noqa: E402
+from harness import ROOT, VERSIONS, docker_exec  # noqa: E402
 
 BATCH_HEADER = "TASK [Update the host]"
+HOOK_LOG = "/var/tmp/rollout-hooks.log"  # written by molecule/fleet/hooks/*.yml
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +88,20 @@ def test_failing_canary_stops_the_rollout(fleet):
 
 
 def test_fleet_rollback(fleet):
-    measured = fleet.load.during(lambda: fleet.play("playbooks/rollback.yml"))
+    before = fleet.state()
+    hooks = {
+        "fastapi_gunicorn_rollout_drain_tasks": str(ROOT / "molecule" / "fleet" / "hooks" / "drain.yml"),
+        "fastapi_gunicorn_rollout_enable_tasks": str(ROOT / "molecule" / "fleet" / "hooks" / "enable.yml"),
+    }
+    for host in APPS:
+        docker_exec(host, "rm", "-f", HOOK_LOG)
+    measured = fleet.load.during(lambda: fleet.play("playbooks/rollback.yml", extra=hooks))
     report = describe(measured)
     check_load(measured, report)
     assert measured["result"].returncode == 0, report
     after = fleet.state()
     assert {s["version"] for s in after.values()} == {VERSIONS["v1"]}, report
     check_haproxy(fleet, report)
+    for host in APPS:
+        ran = docker_exec(host, "cat", HOOK_LOG).stdout.splitlines()
+        assert ran == [f"drain {before[host]['current']}", f"enable {after[host]['current']}"], f"{host}: {ran}"
