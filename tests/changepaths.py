@@ -86,17 +86,26 @@ class Harness:
     def close(self):
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def play(self, change=None, playbook="molecule/zero_downtime/change.yml"):
+    def extra_vars(self, change=None):
         change = change or {}
         extra = {k: v for k, v in change.items() if k != "app"}
         extra["fastapi_gunicorn_app_src"] = self.apps[change.get("app", "v1")]
-        return run_playbook(self.inventory, playbook, extra, timeout=600)
+        return extra
 
-    def state(self):
-        version = json.loads(docker_exec(CONTAINER, "curl", "-sS", "http://127.0.0.1:8000/version").stdout)
-        main_pid = docker_exec(CONTAINER, "systemctl", "show", "--property", "MainPID", "--value", "fastapi_app.service").stdout.strip()
-        current = docker_exec(CONTAINER, "readlink", f"{BASE}/current").stdout.strip()
-        return {"version": version["version"], "release": version["release"], "main_pid": main_pid, "current": current}
+    def play(self, change=None, playbook="molecule/zero_downtime/change.yml", tags=None):
+        return run_playbook(self.inventory, playbook, self.extra_vars(change), timeout=600, tags=tags)
+
+    def state(self, service="fastapi_app", port=8000):
+        """What serves on the host: the release the workers answer with, the master and its workers,
+        where `current` points and the record of healthy states (ids, newest first)."""
+        version = json.loads(docker_exec(CONTAINER, "curl", "-sS", f"http://127.0.0.1:{port}/version").stdout)
+        main_pid = docker_exec(CONTAINER, "systemctl", "show", "--property", "MainPID", "--value", f"{service}.service").stdout.strip()
+        workers = sorted(docker_exec(CONTAINER, "pgrep", "--parent", main_pid, check=False).stdout.split())
+        current = docker_exec(CONTAINER, "readlink", f"/srv/{service}/current").stdout.strip()
+        record = docker_exec(CONTAINER, "cat", f"/etc/ansible/facts.d/{service}.fact", check=False).stdout
+        history = json.loads(record)["history"] if record else []
+        return {"version": version["version"], "release": version["release"], "main_pid": main_pid, "workers": workers,
+                "current": current, "states": [h["state"] for h in history], "releases": [h["release"] for h in history]}
 
     def run(self, path: ChangePath, keepalive=True):
         """Apply one change under load; returns the measurements and the host state around it."""

@@ -37,12 +37,15 @@ class Fleet:
 
     def host_state(self, host):
         version = json.loads(docker_exec(host, "curl", "-sS", "http://127.0.0.1:8000/version").stdout)
+        record = docker_exec(host, "cat", "/etc/ansible/facts.d/fastapi_app.fact", check=False).stdout
         return {
             "version": version["version"],
             "release": version["release"],
             "current": docker_exec(host, "readlink", f"{BASE}/current").stdout.strip(),
             "releases": sorted(docker_exec(host, "ls", f"{BASE}/releases").stdout.split()),
             "main_pid": docker_exec(host, "systemctl", "show", "-P", "MainPID", "fastapi_app.service").stdout.strip(),
+            "exec_start": docker_exec(host, "systemctl", "show", "-P", "ExecStart", "fastapi_app.service").stdout.split(";")[1],
+            "states": [h["state"] for h in json.loads(record)["history"]] if record else [],
         }
 
     def state(self):

@@ -8,7 +8,9 @@ molecule tests and their benchmarks.
 import json
 import os
 import shutil
+import signal
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -58,12 +60,59 @@ def write_inventory(workdir: Path, groups: dict, group_vars: Path) -> Path:
     return inventory
 
 
-def run_playbook(inventory: Path, playbook: str, extra_vars: dict, limit: str | None = None, timeout=900):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+def playbook_command(inventory: Path, playbook: str, extra_vars: dict, limit: str | None = None, tags: str | None = None):
     command = ["ansible-playbook", "-i", str(inventory), "-e", json.dumps(extra_vars), str(ROOT / playbook)]
     if limit:
         command += ["--limit", limit]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    if tags:
+        command += ["--tags", tags]
+    return command
+
+
+PLAYBOOK_ENV = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+
+
+def run_playbook(inventory: Path, playbook: str, extra_vars: dict, limit: str | None = None, timeout=900, tags: str | None = None):
+    command = playbook_command(inventory, playbook, extra_vars, limit, tags)
+    return subprocess.run(command, cwd=ROOT, env=PLAYBOOK_ENV, capture_output=True, text=True, timeout=timeout)
+
+
+class StreamedRun:
+    """ansible-playbook in its own process group, its output read line by line with a timestamp
+    (time.monotonic()), so a test can stop it at a given task or order two runs' events."""
+
+    def __init__(self, inventory: Path, playbook: str, extra_vars: dict, stop_at: str | None = None):
+        self.lines, self.stopped, self.stop_at = [], False, stop_at
+        self.process = subprocess.Popen(
+            playbook_command(inventory, playbook, extra_vars), cwd=ROOT, env=PLAYBOOK_ENV, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+            if self.stop_at and not self.stopped and line.startswith(f"TASK [{self.stop_at}]"):
+                # Interrupt the whole run at once, as a killed controller would: no rescue, no always.
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.stopped = True
+
+    def wait(self, timeout=900):
+        self.process.wait(timeout=timeout)
+        self.reader.join(timeout=10)
+        return self
+
+    @property
+    def returncode(self):
+        return self.process.returncode
+
+    @property
+    def stdout(self):
+        return "\n".join(line for _, line in self.lines)
+
+    def first(self, text):
+        """When the first line containing text was printed (None if never)."""
+        return next((t for t, line in self.lines if text in line), None)
 
 
 class Load:

@@ -3,12 +3,16 @@
 import json
 import re
 import time
+from pathlib import Path
+
+import yaml
 
 SERVICE = "fastapi_app.service"
 BASE = "/srv/fastapi_app"
 CONF = "/etc/fastapi_app/gunicorn_conf.py"
 SOCKET = "/run/fastapi_app/gunicorn.sock"
 WORKERS = 2  # molecule.yml sets fastapi_gunicorn_workers: 2
+GROUP_VARS = yaml.safe_load((Path(__file__).parents[1] / "group_vars" / "app.yml").read_text(encoding="utf-8"))
 
 
 def unit_property(host, name):
@@ -77,9 +81,13 @@ def test_restart_keeps_the_port_open(host):
 
 
 def test_unit_exposure_is_low(host):
-    # Exits non-zero when the exposure score is above the threshold, given in tenths: 20 is 2.0
+    # Exits non-zero when the exposure score is above the threshold, given in tenths: 12 is 1.2
     # (an upstream-style gunicorn unit scores about 9).
-    host.run_expect([0], f"systemd-analyze security --threshold=20 --no-pager {SERVICE}")
+    host.run_expect([0], f"systemd-analyze security --threshold=12 --no-pager {SERVICE}")
+    for setting in ("SystemCallFilter", "ProcSubset", "ProtectProc", "SystemCallErrorNumber", "LimitNOFILE", "UMask"):
+        assert unit_property(host, setting), setting
+    assert unit_property(host, "LimitNOFILE") == "65536"
+    assert unit_property(host, "ProcSubset") == "pid"
 
 
 def test_master_runs_under_systemd_with_workers(host):
@@ -132,12 +140,26 @@ def test_config_and_secret_file_modes(host):
     assert host.file("/etc/systemd/system/fastapi_app.service").mode == 0o644
 
 
-def test_environment_reaches_the_master(host):
-    environ = host.check_output(f"tr '\\0' '\\n' < /proc/{main_pid(host)}/environ").splitlines()
-    assert "APP_ENV=molecule" in environ
-    assert "APP_SECRET=s3cret-value" in environ
-    # The secret stays out of the unit, where `systemctl show` would print it.
-    assert "s3cret-value" not in host.file("/etc/systemd/system/fastapi_app.service").content_string
+def process_environment(host, pid):
+    """A process's environment, byte for byte (values may hold newlines)."""
+    raw = host.run(f"base64 -w0 /proc/{pid}/environ").stdout
+    import base64
+
+    entries = base64.b64decode(raw).split(b"\0")
+    return dict(e.decode("utf-8").split("=", 1) for e in entries if e)
+
+
+def test_environment_reaches_the_app_byte_for_byte(host):
+    # A worker is the app's own process: what it sees is what the app reads from os.environ.
+    worker = wait_for_workers(host, main_pid(host), WORKERS)[0]
+    environ = process_environment(host, worker)
+    wanted = {**GROUP_VARS["fastapi_gunicorn_environment"], **GROUP_VARS["fastapi_gunicorn_secret_environment"]}
+    for name, value in wanted.items():
+        assert environ.get(name) == value, f"{name}: {environ.get(name)!r} != {value!r}"
+    # Secrets stay out of the unit, where `systemctl show` would print them.
+    unit = host.file("/etc/systemd/system/fastapi_app.service").content_string
+    for value in GROUP_VARS["fastapi_gunicorn_secret_environment"].values():
+        assert value.splitlines()[0] not in unit
 
 
 def test_service_user_has_no_login_shell(host):
@@ -150,7 +172,7 @@ def test_rendered_config_values(host):
     # Execute the real file with the venv's Python and read back what gunicorn would read.
     script = (
         f"import json, runpy; c = runpy.run_path('{CONF}'); "
-        "print(json.dumps({k: v for k, v in c.items() if not k.startswith('_') and k not in ('os', 'json')}))"
+        "print(json.dumps({k: v for k, v in c.items() if not k.startswith('_') and not callable(v) and k not in ('os', 'json')}))"
     )
     conf = json.loads(host.check_output(f"{live_venv(host)}/bin/python -c \"{script}\""))
     assert conf["wsgi_app"] == "main:app"
@@ -158,7 +180,7 @@ def test_rendered_config_values(host):
     assert conf["workers"] == WORKERS
     assert conf["bind"] == ["127.0.0.1:8000", f"unix:{SOCKET}"]
     assert conf["chdir"] == f"{BASE}/current"
-    assert (conf["timeout"], conf["graceful_timeout"], conf["keepalive"]) == (30, 20, 5)
+    assert (conf["timeout"], conf["graceful_timeout"], conf["keepalive"]) == (30, 20, 75)
     assert conf["accesslog"] == "-" and conf["errorlog"] == "-"
     assert "preload_app" not in conf  # on the unit's command line, off here
     assert "--preload" not in unit_property(host, "ExecStart")
@@ -201,21 +223,33 @@ def test_journal_holds_the_access_log(host):
     assert "Booting worker" in journal or "Started server process" in journal
 
 
-def test_old_releases_are_pruned(host):
-    # side_effect.yml deployed side-1..side-4 and then the converged release; keep_releases is 3.
-    releases = host.file(f"{BASE}/releases").listdir()
-    live = host.file(f"{BASE}/current").linked_to.rsplit("/", 1)[1]
-    assert len(releases) == 3, releases
-    assert live in releases
-    assert "side-1" not in releases and "side-2" not in releases
-    assert "side-4" in releases
+def record(host):
+    return json.loads(host.file("/etc/ansible/facts.d/fastapi_app.fact").content_string)["history"]
+
+
+def test_the_record_names_the_live_state(host):
+    history = record(host)
+    live = history[0]
+    assert f"{BASE}/releases/{live['release']}" == host.file(f"{BASE}/current").linked_to
+    assert live["venv"] == live_venv(host)
+    # The live files are the live state's snapshot.
+    state = f"/etc/fastapi_app/states/{live['state']}"
+    assert host.file(CONF).content_string == host.file(f"{state}/gunicorn_conf.py").content_string
+    assert host.file(f"/etc/systemd/system/{SERVICE}").content_string == host.file(f"{state}/{SERVICE}").content_string
+    assert host.file(f"{state}/secret.env").mode == 0o600
+
+
+def test_old_states_are_pruned(host):
+    # side_effect.yml deployed two worker classes, side-1..side-4 and then the converged release;
+    # keep_releases is 3: the converged state, side-4's and side-3's, and only what they use.
+    history = record(host)
+    assert [h["release"] for h in history][1:] == ["side-4", "side-3"], history
+    assert sorted(host.file(f"{BASE}/releases").listdir()) == sorted(h["release"] for h in history)
+    assert sorted(host.file("/etc/fastapi_app/states").listdir()) == sorted(h["state"] for h in history)
 
 
 def test_venvs_are_kept_per_dependency_set(host):
-    # The converged (asgi) set, and the uvicorn_worker set from the side effect; the live one is asgi's.
+    # Every kept state runs on the asgi set: the uvicorn_worker venv of the side effect is pruned.
     venvs = host.file(f"{BASE}/venvs").listdir()
-    assert len(venvs) == 2, venvs
-    live = live_venv(host).rsplit("/", 1)[1]
-    assert live in venvs
-    other = next(v for v in venvs if v != live)
-    assert "uvicorn-worker==0.4.0" in host.file(f"{BASE}/venvs/{other}/requirements.txt").content_string
+    assert venvs == [live_venv(host).rsplit("/", 1)[1]], venvs
+    assert "uvicorn-worker" not in host.file(f"{live_venv(host)}/requirements.txt").content_string

@@ -10,6 +10,8 @@ HAProxy's own retry and redispatch counters must stay at zero too: the drain, no
 load balancer, is what keeps every request whole.
 """
 
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from fleet import APPS, Fleet  # noqa: E402
-from harness import ROOT, VERSIONS, docker_exec  # noqa: E402
+from harness import ROOT, VERSIONS, docker_exec, run_playbook  # noqa: E402
 
 BATCH_HEADER = "TASK [Update the host]"
 HOOK_LOG = "/var/tmp/rollout-hooks.log"  # written by molecule/fleet/hooks/*.yml
@@ -76,7 +78,7 @@ def test_failing_canary_stops_the_rollout(fleet):
     assert play.returncode != 0, report
     assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped after the canary batch\n" + report
     assert "failed its update and the rollout stops" in play.stdout, report
-    assert "Rolled back to release" in play.stdout, report
+    assert "Rolled back to state" in play.stdout, report
     after = fleet.state()
     canary, others = APPS[0], APPS[1:]
     # The canary went back to the release it ran (the failed one is kept for inspection).
@@ -105,3 +107,54 @@ def test_fleet_rollback(fleet):
     for host in APPS:
         ran = docker_exec(host, "cat", HOOK_LOG).stdout.splitlines()
         assert ran == [f"drain {before[host]['current']}", f"enable {after[host]['current']}"], f"{host}: {ran}"
+
+
+# Changes that keep the code and pass the pre-switch check, but fail the health gate: a request
+# line limit every request exceeds (config), the same through GUNICORN_CMD_ARGS (environment), and
+# a gunicorn without the asgi worker, whose master cannot start (dependencies). The canary is
+# drained, so no client sees it; it goes back to its last healthy state: code, venv, config,
+# environment and unit.
+FAILING_CHANGES = {
+    "config": {"fastapi_gunicorn_limit_request_line": 10},
+    "environment": {"fastapi_gunicorn_environment": {"GUNICORN_CMD_ARGS": "--limit-request-line 10"}},
+    "dependencies": {"fastapi_gunicorn_gunicorn_version": "23.0.0"},
+}
+
+
+@pytest.mark.parametrize("kind", FAILING_CHANGES)
+def test_failing_change_with_the_same_code_rolls_the_canary_back(fleet, kind):
+    before = fleet.state()
+    extra = {**FAILING_CHANGES[kind], "fastapi_gunicorn_health_retries": 8}
+    measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", extra=extra))
+    report = describe(measured)
+    check_load(measured, report)
+    play = measured["result"]
+    assert play.returncode != 0, report
+    assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped after the canary batch\n" + report
+    assert f"Rolled back to state {before[APPS[0]]['states'][0]}" in play.stdout, report
+    after = fleet.state()
+    canary = APPS[0]
+    for key in ("release", "current", "states", "exec_start"):
+        assert after[canary][key] == before[canary][key], f"{key}\n{report}"
+    for host in APPS[1:]:
+        assert after[host] == before[host], f"{host} was touched\n{report}"
+    check_haproxy(fleet, report)
+
+
+def test_clients_cannot_spoof_proxy_headers(fleet):
+    """A client on the network sends its own X-Forwarded-For, X-Forwarded-Proto and Forwarded through
+    HAProxy: every app host sees the client's real address and scheme."""
+    client = APPS[1]  # any container on the network will do as a client
+    address = docker_exec(client, "hostname", "-I").stdout.split()[0]
+    spoofed = ["-H", "X-Forwarded-For: 203.0.113.66", "-H", "X-Forwarded-Proto: https",
+               "-H", "Forwarded: for=203.0.113.66;proto=https", "-H", "X-Real-IP: 203.0.113.66"]
+    seen = [json.loads(docker_exec(client, "curl", "-sS", *spoofed, f"http://{fleet.lb}/client").stdout) for _ in range(6)]
+    assert seen == [{"client": address, "scheme": "http"}] * 6, seen
+
+
+@pytest.mark.parametrize("tag", ["fastapi_gunicorn_haproxy_install", "fastapi_gunicorn_haproxy_configure", "fastapi_gunicorn_haproxy_run"])
+def test_each_haproxy_tag_works_alone(fleet, tag):
+    play = run_playbook(fleet.inventory, "playbooks/site.yml", {"fastapi_gunicorn_app_src": fleet.apps["v1"]}, tags=tag)
+    assert play.returncode == 0, play.stdout[-4000:]
+    changed = [int(n) for n in re.findall(r"changed=(\d+)", play.stdout.split("PLAY RECAP")[-1])]
+    assert len(changed) == len(APPS) + 1 and set(changed) == {0}, play.stdout[-4000:]

@@ -1,14 +1,15 @@
 """Example FastAPI service deployed by the fastapi_gunicorn role.
 
 /health answers 200 while the worker serves; /version names the release the worker
-loaded (and the host that served it), so a deploy can check that new workers run the new code.
+loaded (and the host that served it), so a deploy can check that new workers run the new code;
+/client shows the client address and scheme the app sees (behind a proxy: those it forwarded).
 """
 
 import os
 import socket
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 APP_VERSION = (Path(__file__).parent / "VERSION").read_text(encoding="utf-8").strip()
 # The role deploys each release into releases/<id>/; resolving the path names the release
@@ -31,3 +32,8 @@ async def version() -> dict[str, str | int]:
 @app.get("/")
 async def root() -> dict[str, str]:
     return {"app": "fastapi_gunicorn example", "version": APP_VERSION}
+
+
+@app.get("/client")
+async def client(request: Request) -> dict[str, str | None]:
+    return {"client": request.client.host if request.client else None, "scheme": request.url.scheme}
