@@ -4,7 +4,7 @@
 Run with `make bench` (it creates and converges molecule/zero_downtime first). For every path it
 prints requests sent and failed, p50/p99 latency inside the change window, throughput during the
 change against the steady state before it, and how long the change took; then a control (the play
-with nothing to change) and two baselines (a raw restart and a raw HUP on the foundation's layout). The plot shows every
+with nothing to change) and two baselines (a raw restart and a raw HUP on a plain layout). The plot shows every
 request's latency over time with the change window shaded and failed requests in red.
 """
 

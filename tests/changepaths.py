@@ -17,8 +17,8 @@ from harness import ROOT, Load, app_variants, docker_exec, run_playbook, write_i
 SCENARIO = ROOT / "molecule" / "zero_downtime"
 CONTAINER = "fastapi-gunicorn-zdt"
 BASE = "/srv/fastapi_app"
-# The foundation's layout, for the baselines: the uvicorn worker and no socket activation.
-FOUNDATION = {"fastapi_gunicorn_worker_class": "uvicorn_worker.UvicornWorker", "fastapi_gunicorn_socket_activation": False}
+# A plain layout, for the baselines: the uvicorn worker and no socket activation.
+PLAIN_LAYOUT = {"fastapi_gunicorn_worker_class": "uvicorn_worker.UvicornWorker", "fastapi_gunicorn_socket_activation": False}
 
 
 @dataclass
@@ -73,9 +73,9 @@ PATHS = [
 CONTROLS = [ChangePath("no_change", "the same play with nothing to change (Ansible's own cost)")]
 
 BASELINES = [
-    ChangePath("baseline_restart", "naive systemctl restart (foundation layout)", command="systemctl restart fastapi_app.service",
-               setup=FOUNDATION, expect_new_master=True, restore=True),
-    ChangePath("baseline_hup", "plain HUP (foundation layout)", command="systemctl reload fastapi_app.service", setup=FOUNDATION, restore=True),
+    ChangePath("baseline_restart", "naive systemctl restart (plain layout)", command="systemctl restart fastapi_app.service",
+               setup=PLAIN_LAYOUT, expect_new_master=True, restore=True),
+    ChangePath("baseline_hup", "plain HUP (plain layout)", command="systemctl reload fastapi_app.service", setup=PLAIN_LAYOUT, restore=True),
 ]
 
 
