@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS := 1
 
-.PHONY: setup lab lab-rollout lab-down lint test test-preflight test-molecule bench bench-fleet
+.PHONY: setup lab lab-rollout lab-down lint docs test test-preflight test-molecule bench bench-fleet
 
 setup:
 	bash scripts/setup.sh
@@ -25,6 +25,10 @@ lab-down: setup
 lint: setup
 	yamllint -s .
 	ansible-lint --profile production
+
+## Write the roles' defaults/main.yml and README variable tables from their meta/argument_specs.yml.
+docs: setup
+	python scripts/docs.py
 
 test-preflight: setup
 	pytest -v -p no:cacheprovider tests/

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from changepaths import BASELINES, CONTROLS, PATHS, Harness
-from harness import window_stats
+from harness import table, window_stats
 
 COLUMNS = [
     ("path", 18), ("keep-alive", 10), ("sent", 7), ("failed", 6), ("p50 ms", 7), ("p99 ms", 7),
@@ -29,13 +29,6 @@ def row(result):
         stats["during_p50_ms"], stats["during_p99_ms"], stats["during_max_ms"], stats["steady_rps"],
         stats["during_rps"], f"{ratio:.2f}", stats["change_seconds"],
     ]
-
-
-def table(rows):
-    head = " | ".join(name.ljust(width) for name, width in COLUMNS)
-    lines = [head, "-|-".join("-" * width for _, width in COLUMNS)]
-    lines += [" | ".join(str(v).ljust(width) for v, (_, width) in zip(r, COLUMNS)) for r in rows]
-    return "\n".join(lines)
 
 
 def plot(results, target):
@@ -81,7 +74,7 @@ def main():
             results.append(harness.run(path, keepalive=keepalive))
     finally:
         harness.close()
-    text = table([row(r) for r in results])
+    text = table(COLUMNS, [row(r) for r in results])
     print(text)
     (out / "benchmark.txt").write_text(text + "\n", encoding="utf-8")
     plot(results, out / "benchmark.png")

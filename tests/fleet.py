@@ -1,8 +1,9 @@
 """Fleet rollouts under load through HAProxy: shared by molecule/fleet's test and the fleet benchmark.
 
 The fleet is app containers plus one HAProxy container, using the lab's own group_vars
-(inventory/lab/group_vars). The load generator runs in the HAProxy container against the
-frontend on its loopback, so every request crosses the load balancer to an app host.
+(inventory/lab/group_vars: TLS at HAProxy). The load generator runs in the HAProxy container against
+the HTTPS frontend on its loopback, verifying HAProxy's certificate, so every request crosses the
+load balancer to an app host.
 """
 
 import csv
@@ -19,6 +20,7 @@ LB = "fastapi-gunicorn-fleet-lb1"
 BASE = "/srv/fastapi_app"
 ADMIN_SOCKET = "/run/haproxy/admin.sock"
 BACKEND = "fastapi_app"
+TLS_PEM = "/etc/haproxy/tls/fastapi_front.pem"  # where the HAProxy role puts the lab's certificate
 
 
 class Fleet:
@@ -27,7 +29,7 @@ class Fleet:
         self.workdir = Path(tempfile.mkdtemp(prefix="fastapi-gunicorn-fleet-"))
         self.apps = app_variants(self.workdir)
         self.inventory = write_inventory(self.workdir, {"app": self.apps_hosts, "lb": [lb]}, ROOT / "inventory" / "lab" / "group_vars")
-        self.load = Load(lb, port=80, keepalive=keepalive)
+        self.load = Load(lb, port=443, keepalive=keepalive, tls_ca=TLS_PEM)
 
     def close(self):
         shutil.rmtree(self.workdir, ignore_errors=True)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from fleet import Fleet
-from harness import ROOT, run_playbook, window_stats
+from harness import ROOT, run_playbook, table, window_stats
 
 APPS = [f"fastapi-gunicorn-bench-app{i}" for i in range(1, 7)]
 LB = "fastapi-gunicorn-bench-lb1"
@@ -35,12 +35,6 @@ def batch_sizes(hosts, batches):
         if not left:
             return sizes
     return sizes
-
-
-def table(rows):
-    lines = [" | ".join(n.ljust(w) for n, w in COLUMNS), "-|-".join("-" * w for _, w in COLUMNS)]
-    lines += [" | ".join(str(v).ljust(w) for v, (_, w) in zip(r, COLUMNS)) for r in rows]
-    return "\n".join(lines)
 
 
 def main():
@@ -70,11 +64,11 @@ def main():
                 rows.append([hosts, json.dumps(batches), "+".join(map(str, sizes)), round(seconds, 1),
                              round(seconds / len(sizes), 1), measured["load"]["sent"], measured["load"]["failed"],
                              window_stats(measured)["during_p99_ms"]])
-                print(table(rows[-1:]), file=sys.stderr, flush=True)
+                print(table(COLUMNS, rows[-1:]), file=sys.stderr, flush=True)
     finally:
         run_playbook(fleet.inventory, "playbooks/lab_down.yml", NETWORK)
         fleet.close()
-    text = table(rows)
+    text = table(COLUMNS, rows)
     print(text)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

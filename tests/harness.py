@@ -60,8 +60,12 @@ def write_inventory(workdir: Path, groups: dict, group_vars: Path) -> Path:
     return inventory
 
 
-def playbook_command(inventory: Path, playbook: str, extra_vars: dict, limit: str | None = None, tags: str | None = None):
+def playbook_command(inventory: Path | str, playbook: str, extra_vars: dict, limit: str | None = None, tags: str | None = None,
+                     connection: str | None = None):
+    """inventory: a file, or "host," for one container (with connection community.docker.docker)."""
     command = ["ansible-playbook", "-i", str(inventory), "-e", json.dumps(extra_vars), str(ROOT / playbook)]
+    if connection:
+        command += ["-c", connection]
     if limit:
         command += ["--limit", limit]
     if tags:
@@ -72,8 +76,9 @@ def playbook_command(inventory: Path, playbook: str, extra_vars: dict, limit: st
 PLAYBOOK_ENV = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
 
 
-def run_playbook(inventory: Path, playbook: str, extra_vars: dict, limit: str | None = None, timeout=900, tags: str | None = None):
-    command = playbook_command(inventory, playbook, extra_vars, limit, tags)
+def run_playbook(inventory: Path | str, playbook: str, extra_vars: dict, limit: str | None = None, timeout=900, tags: str | None = None,
+                 connection: str | None = None):
+    command = playbook_command(inventory, playbook, extra_vars, limit, tags, connection)
     return subprocess.run(command, cwd=ROOT, env=PLAYBOOK_ENV, capture_output=True, text=True, timeout=timeout)
 
 
@@ -118,8 +123,9 @@ class StreamedRun:
 class Load:
     """tests/loadgen.py inside `container`, against its own loopback, for the span of an action."""
 
-    def __init__(self, container, port=8000, keepalive=True, concurrency=8):
-        self.container, self.port, self.keepalive, self.concurrency = container, port, keepalive, concurrency
+    def __init__(self, container, port=8000, keepalive=True, concurrency=8, tls_ca=None):
+        """tls_ca: a PEM file in the container; the load then goes over TLS, verified against it."""
+        self.container, self.port, self.keepalive, self.concurrency, self.tls_ca = container, port, keepalive, concurrency, tls_ca
 
     def during(self, action, settle=2.0):
         """Start the load, wait `settle` s, run action(), wait `settle` s, stop; returns the results."""
@@ -131,6 +137,8 @@ class Load:
                    "--out", out, "--samples", samples, "--concurrency", str(self.concurrency)]
         if not self.keepalive:
             command.append("--no-keepalive")
+        if self.tls_ca:
+            command += ["--tls-ca", self.tls_ca]
         subprocess.run(["docker", "exec", "-d", self.container, *command], check=True)
         time.sleep(settle)
         # Containers share the kernel's monotonic clock, so these line up with the generator's.
@@ -176,3 +184,16 @@ def window_stats(result):
         "during_max_ms": round(lat[-1], 1) if lat else None,
         "change_seconds": round(end - start, 1),
     }
+
+
+def check_load(measured, report, minimum):
+    """The load really ran through the action (more than `minimum` requests), and none failed."""
+    assert measured["load"]["sent"] > minimum, report
+    assert measured["load"]["failed"] == 0, report
+
+
+def table(columns, rows):
+    """A plain-text table: columns are (name, width) pairs."""
+    lines = [" | ".join(name.ljust(width) for name, width in columns), "-|-".join("-" * width for _, width in columns)]
+    lines += [" | ".join(str(v).ljust(width) for v, (_, width) in zip(row, columns)) for row in rows]
+    return "\n".join(lines)

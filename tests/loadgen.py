@@ -10,6 +10,7 @@ an idempotent request sent on a *reused* keep-alive connection that the server c
 sending any byte of a response is sent again once on a new connection. Such retries are
 counted and reported separately; a failure on a fresh connection is never retried.
 
+With --tls-ca, requests go over TLS, the server's certificate verified against that file.
 Writes a JSON summary (and, with --samples, one [t, latency_ms, ok] row per request).
 """
 
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import ssl
 import statistics
 import time
 from collections import Counter
@@ -53,6 +55,7 @@ async def read_response(reader):
 class Client:
     def __init__(self, args, stats):
         self.args, self.stats = args, stats
+        self.tls = ssl.create_default_context(cafile=args.tls_ca) if args.tls_ca else None
         self.reader = self.writer = None
         self.request = (
             f"GET {args.path} HTTP/1.1\r\nHost: {args.host}\r\n"
@@ -64,7 +67,7 @@ class Client:
         if self.args.unix:
             self.reader, self.writer = await asyncio.open_unix_connection(self.args.unix)
         else:
-            self.reader, self.writer = await asyncio.open_connection(self.args.host, self.args.port)
+            self.reader, self.writer = await asyncio.open_connection(self.args.host, self.args.port, ssl=self.tls)
 
     def drop(self):
         if self.writer is not None:
@@ -79,7 +82,7 @@ class Client:
             self.writer.write(self.request)
             await self.writer.drain()
             return await read_response(self.reader)
-        except (ClosedWithoutResponse, ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as exc:
+        except (ClosedWithoutResponse, ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError, ssl.SSLEOFError) as exc:
             self.drop()
             if reused and not isinstance(exc, asyncio.IncompleteReadError):
                 raise StaleConnection(str(exc)) from exc
@@ -143,6 +146,7 @@ async def main(args):
     summary = {
         "t0_monotonic": stats["t0"],
         "keepalive": args.keepalive,
+        "tls": bool(args.tls_ca),
         "concurrency": args.concurrency,
         "seconds": round(wall, 2),
         "sent": len(samples),
@@ -172,6 +176,7 @@ def parse_args():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--unix", help="connect to this unix socket instead")
+    parser.add_argument("--tls-ca", help="use TLS, and trust the server certificate in this PEM file")
     parser.add_argument("--path", default="/version")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--duration", type=float, default=30, help="hard upper bound, seconds")

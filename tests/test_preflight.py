@@ -7,15 +7,13 @@ a path: newlines and unit lines, Python code in a setting name, a trailing newli
 value, an account the role did not create, and numbers out of range.
 """
 
-import json
-import os
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+import harness
+from harness import docker_exec
+
 INJECT = "\nExecStartPre=/bin/touch /tmp/pwned"
 
 CASES = {
@@ -100,6 +98,10 @@ HAPROXY_CASES = {
     "unknown timeout": ({"fastapi_gunicorn_haproxy_timeouts": {"connect 1s\nbind": 1000}}, "fastapi_gunicorn_haproxy_timeouts"),
     "app keep-alive below HAProxy's": (
         {"fastapi_gunicorn_keepalive": 5, "fastapi_gunicorn_haproxy_timeouts": {"http_keep_alive": 10000}}, "fastapi_gunicorn_keepalive"),
+    "config line in a TLS bind": ({"fastapi_gunicorn_haproxy_tls_bind": ["*:443 ssl crt /etc/ssl/x.pem\nbind *:81"]}, "fastapi_gunicorn_haproxy_frontend_bind"),
+    "certificate that is not a file": ({"fastapi_gunicorn_haproxy_tls_pem": "/nonexistent/lb.pem"}, "fastapi_gunicorn_haproxy_tls_pem"),
+    "newline in the certificate path": ({"fastapi_gunicorn_haproxy_tls_pem": "/etc/hostname\n"}, "fastapi_gunicorn_haproxy_tls_pem"),
+    "negative HSTS max-age": ({"fastapi_gunicorn_haproxy_hsts_max_age": -1}, "fastapi_gunicorn_haproxy_hsts_max_age"),
 }
 
 # Everything the roles could write: a failed run must leave nothing newer than the marker here.
@@ -107,16 +109,12 @@ WATCHED = "/etc /srv /opt /usr/local /var/lib /var/cache /run/lock"
 
 
 def run_playbook(container, playbook, extra_vars, tags=None):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    command = ["ansible-playbook", "-i", f"{container},", "-c", "community.docker.docker", "-e", json.dumps(extra_vars),
-               str(ROOT / "tests" / "playbooks" / playbook)]
-    if tags:
-        command += ["--tags", tags]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return harness.run_playbook(f"{container},", f"tests/playbooks/{playbook}", extra_vars, tags=tags, timeout=300,
+                                connection="community.docker.docker")
 
 
 def exec_in(container, script):
-    return subprocess.run(["docker", "exec", container, "sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    return docker_exec(container, "sh", "-c", script).stdout
 
 
 @pytest.fixture(scope="module")
@@ -154,14 +152,24 @@ def test_bad_haproxy_input_fails_before_any_change(plain_container, accounts, ca
     check_refused(plain_container, accounts, "apply_haproxy.yml", extra_vars, variable)
 
 
+LEGAL = {"fastapi_gunicorn_environment": {"A": "100% $HOME \"q\"\nline 2\ttab ü"},
+         "fastapi_gunicorn_secret_environment": {"PEM": "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"},
+         "fastapi_gunicorn_extra_settings": {"backlog": 2048, "raw_env": ["A=1"]},
+         "fastapi_gunicorn_unit_extra_options": {"LimitNPROC": 512}}
+
+
 @pytest.mark.parametrize("playbook", ["apply_role.yml", "apply_haproxy.yml"])
-def test_good_input_passes_the_checks(plain_container, playbook):
+def test_good_input_passes_the_checks_and_stops_at_the_platform(plain_container, accounts, playbook):
     """The same harness accepts valid input, hostile-looking but legal values included: each role gets
-    past every check (run only up to them)."""
-    legal = {"fastapi_gunicorn_environment": {"A": "100% $HOME \"q\"\nline 2\ttab ü"},
-             "fastapi_gunicorn_secret_environment": {"PEM": "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"},
-             "fastapi_gunicorn_extra_settings": {"backlog": 2048, "raw_env": ["A=1"]},
-             "fastapi_gunicorn_unit_extra_options": {"LimitNPROC": 512}}
-    result = run_playbook(plain_container, playbook, legal, tags="always")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"changed=0\s+unreachable=0\s+failed=0", result.stdout), result.stdout
+    past every input check, and the plain container (sleep is PID 1) stops it at the platform check,
+    before any change."""
+    check_refused(plain_container, accounts, playbook, LEGAL, "systemd is not PID 1")
+
+
+def test_unsupported_os_family_is_refused(plain_container, accounts):
+    os_release = 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=40\nPRETTY_NAME="Fedora Linux 40"\n'
+    exec_in(plain_container, f"mv /etc/os-release /tmp/os-release.orig && printf '{os_release}' > /etc/os-release")
+    try:
+        check_refused(plain_container, accounts, "apply_role.yml", LEGAL, "Unsupported OS family Fedora")
+    finally:
+        exec_in(plain_container, "mv -f /tmp/os-release.orig /etc/os-release")

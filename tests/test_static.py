@@ -1,13 +1,17 @@
 """Static checks on the roles that ansible-lint does not make."""
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-ROLES = [ROOT / "roles" / "fastapi_gunicorn", ROOT / "roles" / "fastapi_gunicorn_haproxy"]
+ROLES = [ROOT / "roles" / name for name in ("fastapi_gunicorn", "fastapi_gunicorn_haproxy", "fastapi_gunicorn_rollout")]
 PLAYBOOKS = [ROOT / "playbooks", ROOT / "molecule"]
 
 
@@ -15,20 +19,41 @@ def load(role, relative):
     return yaml.safe_load((role / relative).read_text(encoding="utf-8"))
 
 
+def test_generated_docs_are_current():
+    """defaults/main.yml and the roles' README tables are written from meta/argument_specs.yml."""
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "docs.py"), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, f"run `python scripts/docs.py`: {result.stdout}{result.stderr}"
+
+
 @pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
-def test_argument_specs_match_defaults(role):
+def test_every_entry_point_option_is_documented(role):
+    options = load(role, "meta/argument_specs.yml")["argument_specs"]
+    for entry, spec in options.items():
+        assert spec.get("short_description"), entry
+        for name, option in spec.get("options", {}).items():
+            assert option.get("description") and "default" in option and option.get("type"), f"{entry}: {name}"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
+def test_ansible_doc_shows_every_variable(role):
+    """Users read the docs with ansible-doc, by the role's fully qualified name."""
+    name = f"fastapi_gunicorn.deploy.{role.name}"
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    result = subprocess.run(["ansible-doc", "-t", "role", "--json", name], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    shown = json.loads(result.stdout)[name]["entry_points"]
+    specs = load(role, "meta/argument_specs.yml")["argument_specs"]
+    assert sorted(shown) == sorted(specs)
+    for entry, spec in specs.items():
+        for option, option_spec in spec.get("options", {}).items():
+            assert shown[entry]["options"][option]["description"], f"{entry}: {option}"
     defaults = load(role, "defaults/main.yml")
-    options = load(role, "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
-    assert list(options) == list(defaults), "same variables, same order"
-    for name, spec in options.items():
-        assert spec["default"] == defaults[name], name
-        assert spec.get("description"), name
+    assert sorted(shown["main"]["options"]) == sorted(defaults), "every default is documented, and nothing else"
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
 def test_every_variable_is_prefixed(role):
     for relative in ("defaults/main.yml", "vars/main.yml"):
-        for name in load(role, relative):
+        for name in load(role, relative) if (role / relative).exists() else ():
             assert re.match(r"^_?fastapi_gunicorn_", name), f"{relative}: {name}"
     for path in [*role.rglob("*.yml"), *(p for d in PLAYBOOKS for p in d.rglob("*.yml"))]:
         text = path.read_text(encoding="utf-8")

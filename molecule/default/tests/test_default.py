@@ -1,7 +1,9 @@
 """Verify the converged host: real systemd, real gunicorn, real HTTP."""
 
 import json
+import os
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -268,3 +270,32 @@ def test_builds_and_imports_cannot_write_outside_their_sandbox(host):
                      ("import", "/var/lib/fastapi_app/escape-probe.log")):
         lines = host.file(log).content_string.splitlines()
         assert lines and all(line == f"{tag} uid={uid} escaped=[]" for line in lines), (log, lines)
+
+
+def test_the_built_collection_runs_from_its_installed_copy(host, tmp_path):
+    """What users install: the collection built with ansible-galaxy, installed into an empty collections
+    path, and its site playbook run by its fully qualified name from outside the repository (no
+    roles_path, no project ansible.cfg). Same state as the checkout made: nothing changes."""
+    root = Path(__file__).resolve().parents[3]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "collections"), ANSIBLE_ROLES_PATH=str(tmp_path / "no-roles"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+
+    def run(*command):
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    run("ansible-galaxy", "collection", "build", "--output-path", str(tmp_path), str(root))
+    archive = next(tmp_path.glob("fastapi_gunicorn-deploy-*.tar.gz"))
+    run("ansible-galaxy", "collection", "install", "--offline", "--no-deps", "-p", str(tmp_path / "collections"), str(archive))
+    installed = tmp_path / "collections" / "ansible_collections" / "fastapi_gunicorn" / "deploy"
+    assert (installed / "roles" / "fastapi_gunicorn" / "tasks" / "main.yml").is_file()
+    assert not (installed / "molecule").exists() and not (installed / "tests").exists()
+
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    out = run("ansible-playbook", "-vv", "-i", str(inventory), "fastapi_gunicorn.deploy.site")
+    assert f"task path: {installed}/roles/fastapi_gunicorn/tasks/" in out, out
+    assert f"task path: {root}/roles/" not in out, out
+    recap = re.search(r"fastapi-gunicorn-default\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", out)
+    assert recap and recap.group(1) == "0", out

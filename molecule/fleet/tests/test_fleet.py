@@ -6,12 +6,17 @@ The tests run in order on one fleet (3 app hosts on release v1 after converge):
      the rollout stops after the first batch, the other hosts are never touched;
   3. a fleet rollback: every host back on v1, with the drain and enable hooks of users with an
      external balancer: each runs once per host, the drain before the switch, the enable after.
-HAProxy's own retry and redispatch counters must stay at zero too: the drain, not a retry at the
-load balancer, is what keeps every request whole.
+  4. the same code with a config, environment or dependency change that fails its gate: the canary
+     gets its whole last healthy state back;
+  5. TLS at HAProxy: clients cannot forge proxy headers, HTTP redirects, a renewed certificate
+     reloads HAProxy under load.
+The load goes over HTTPS through HAProxy. HAProxy's own retry and redispatch counters must stay at
+zero too: the drain, not a retry at the load balancer, is what keeps every request whole.
 """
 
 import json
 import re
+import ssl
 import subprocess
 import sys
 import zipfile
@@ -21,10 +26,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from fleet import APPS, Fleet  # noqa: E402
-from harness import ROOT, VERSIONS, docker_exec, run_playbook  # noqa: E402
+from harness import ROOT, VERSIONS, Load, check_load, docker_exec, run_playbook  # noqa: E402
 
-BATCH_HEADER = "TASK [Update the host]"
+BATCH_HEADER = "TASK [fastapi_gunicorn.deploy.fastapi_gunicorn_rollout : Run your own drain step]"  # once per batch
 HOOK_LOG = "/var/tmp/rollout-hooks.log"  # written by molecule/fleet/hooks/*.yml
+# The lab's certificate (inventory/lab/group_vars/all.yml), made by molecule/shared/create.yml.
+LAB_PEM = str(Path.home() / ".cache" / "fastapi_gunicorn_lab" / "haproxy.pem")
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +39,6 @@ def fleet():
     f = Fleet()
     yield f
     f.close()
-
-
-def check_load(measured, report):
-    load = measured["load"]
-    assert load["sent"] > 1000, report  # the load really ran through the rollout
-    assert load["failed"] == 0, report
 
 
 def check_haproxy(fleet, report):
@@ -57,7 +58,7 @@ def test_rolling_update(fleet):
     before = fleet.state()
     measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", app="v2"))
     report = describe(measured)
-    check_load(measured, report)
+    check_load(measured, report, 1000)
     assert measured["result"].returncode == 0, report
     after = fleet.state()
     assert {s["version"] for s in after.values()} == {VERSIONS["v2"]}, after
@@ -75,7 +76,7 @@ def test_failing_canary_stops_the_rollout(fleet):
     before = fleet.state()
     measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", app="failing_health"))
     report = describe(measured)
-    check_load(measured, report)
+    check_load(measured, report, 1000)
     play = measured["result"]
     assert play.returncode != 0, report
     assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped after the canary batch\n" + report
@@ -101,7 +102,7 @@ def test_fleet_rollback(fleet):
         docker_exec(host, "rm", "-f", HOOK_LOG)
     measured = fleet.load.during(lambda: fleet.play("playbooks/rollback.yml", extra=hooks))
     report = describe(measured)
-    check_load(measured, report)
+    check_load(measured, report, 1000)
     assert measured["result"].returncode == 0, report
     after = fleet.state()
     assert {s["version"] for s in after.values()} == {VERSIONS["v1"]}, report
@@ -149,7 +150,7 @@ def test_failing_change_with_the_same_code_rolls_the_canary_back(fleet, breaker_
     extra = {**FAILING_CHANGES[kind], "fastapi_gunicorn_health_retries": 8}
     measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", extra=extra))
     report = describe(measured)
-    check_load(measured, report)
+    check_load(measured, report, 1000)
     play = measured["result"]
     assert play.returncode != 0, report
     assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped after the canary batch\n" + report
@@ -163,15 +164,58 @@ def test_failing_change_with_the_same_code_rolls_the_canary_back(fleet, breaker_
     check_haproxy(fleet, report)
 
 
+def curl_through_haproxy(fleet, client, *args):
+    """curl from `client` to HAProxy's frontend, verifying its certificate (made for localhost)."""
+    return docker_exec(client, "curl", "-sS", "--cacert", "/root/lab-ca.pem", "--connect-to", f"localhost:443:{fleet.lb}:443",
+                       "--connect-to", f"localhost:80:{fleet.lb}:80", *args).stdout
+
+
 def test_clients_cannot_spoof_proxy_headers(fleet):
     """A client on the network sends its own X-Forwarded-For, X-Forwarded-Proto and Forwarded through
-    HAProxy: every app host sees the client's real address and scheme."""
+    HAProxy's TLS frontend: every app host sees the client's real address and https. Plain HTTP is
+    redirected to HTTPS, and HTTPS answers carry HSTS (the lab sets it)."""
     client = APPS[1]  # any container on the network will do as a client
+    subprocess.run(["docker", "cp", LAB_PEM, f"{client}:/root/lab-ca.pem"], check=True)
     address = docker_exec(client, "hostname", "-I").stdout.split()[0]
-    spoofed = ["-H", "X-Forwarded-For: 203.0.113.66", "-H", "X-Forwarded-Proto: https",
-               "-H", "Forwarded: for=203.0.113.66;proto=https", "-H", "X-Real-IP: 203.0.113.66"]
-    seen = [json.loads(docker_exec(client, "curl", "-sS", *spoofed, f"http://{fleet.lb}/client").stdout) for _ in range(6)]
-    assert seen == [{"client": address, "scheme": "http"}] * 6, seen
+    spoofed = ["-H", "X-Forwarded-For: 203.0.113.66", "-H", "X-Forwarded-Proto: http",
+               "-H", "Forwarded: for=203.0.113.66;proto=http", "-H", "X-Real-IP: 203.0.113.66"]
+    seen = [json.loads(curl_through_haproxy(fleet, client, *spoofed, "https://localhost/client")) for _ in range(6)]
+    assert seen == [{"client": address, "scheme": "https"}] * 6, seen
+    redirect = curl_through_haproxy(fleet, client, "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "http://localhost/client")
+    assert redirect == "301 https://localhost/client", redirect
+    headers = curl_through_haproxy(fleet, client, "-D", "-", "-o", "/dev/null", "https://localhost/health").lower()
+    assert "strict-transport-security: max-age=300" in headers, headers
+
+
+def served_certificate(fleet):
+    pem = docker_exec(fleet.lb, "python3", "-c", "import ssl; print(ssl.get_server_certificate(('127.0.0.1', 443)))").stdout
+    return ssl.PEM_cert_to_DER_cert(pem.strip())
+
+
+def test_certificate_renewal_reloads_haproxy_without_a_failed_request(fleet, tmp_path):
+    """A renewed certificate (a new file) lands through site.yml under HTTPS load: HAProxy reloads,
+    serves the new certificate, and no request fails; then the lab's certificate comes back the same way.
+    The load trusts both certificates, as clients trust the CA that signs both."""
+    key, cert, renewed = tmp_path / "key.pem", tmp_path / "cert.pem", tmp_path / "renewed.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+                    "-subj", "/CN=fastapi-gunicorn-lab-renewed", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    renewed.write_text(cert.read_text() + key.read_text())
+    renewed.chmod(0o600)
+    bundle = tmp_path / "both.pem"
+    bundle.write_text(Path(LAB_PEM).read_text() + cert.read_text())
+    subprocess.run(["docker", "cp", str(bundle), f"{fleet.lb}:/root/both.pem"], check=True)
+    load = Load(fleet.lb, port=443, tls_ca="/root/both.pem")
+    original = served_certificate(fleet)
+    for pem, expected in ((renewed, ssl.PEM_cert_to_DER_cert(cert.read_text())), (Path(LAB_PEM), original)):
+        measured = load.during(lambda: fleet.play("playbooks/site.yml", extra={"fastapi_gunicorn_haproxy_tls_pem": str(pem)}, limit="lb"))
+        play = measured["result"]
+        report = f"load={measured['load']}\n{play.stdout[-4000:]}"
+        check_load(measured, report, 300)
+        assert play.returncode == 0, report
+        assert "RUNNING HANDLER [fastapi_gunicorn.deploy.fastapi_gunicorn_haproxy : Reload haproxy]" in play.stdout, report
+        assert served_certificate(fleet) == expected, report
+    check_haproxy(fleet, "after the renewal")
 
 
 @pytest.mark.parametrize("tag", ["fastapi_gunicorn_haproxy_install", "fastapi_gunicorn_haproxy_configure", "fastapi_gunicorn_haproxy_run"])
