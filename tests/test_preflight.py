@@ -104,6 +104,12 @@ HAPROXY_CASES = {
     "negative HSTS max-age": ({"fastapi_gunicorn_haproxy_hsts_max_age": -1}, "fastapi_gunicorn_haproxy_hsts_max_age"),
 }
 
+ROLLOUT_CASES = {
+    "newline after a drain step": ({"fastapi_gunicorn_rollout_drain_tasks": "/etc/hostname\n"}, "fastapi_gunicorn_rollout_drain_tasks"),
+    "relative enable step": ({"fastapi_gunicorn_rollout_enable_tasks": "hooks/enable.yml"}, "fastapi_gunicorn_rollout_enable_tasks"),
+    "unknown entry point": ({"fastapi_gunicorn_rollout_entry_point": "main\nx"}, "fastapi_gunicorn_rollout_entry_point"),
+}
+
 # Everything the roles could write: a failed run must leave nothing newer than the marker here.
 WATCHED = "/etc /srv /opt /usr/local /var/lib /var/cache /run/lock"
 
@@ -150,6 +156,12 @@ def test_bad_input_fails_before_any_change(plain_container, accounts, case):
 def test_bad_haproxy_input_fails_before_any_change(plain_container, accounts, case):
     extra_vars, variable = HAPROXY_CASES[case]
     check_refused(plain_container, accounts, "apply_haproxy.yml", extra_vars, variable)
+
+
+@pytest.mark.parametrize("case", ROLLOUT_CASES, ids=list(ROLLOUT_CASES))
+def test_bad_rollout_input_fails_before_any_change(plain_container, accounts, case):
+    extra_vars, variable = ROLLOUT_CASES[case]
+    check_refused(plain_container, accounts, "apply_rollout.yml", extra_vars, variable)
 
 
 LEGAL = {"fastapi_gunicorn_environment": {"A": "100% $HOME \"q\"\nline 2\ttab ü"},
