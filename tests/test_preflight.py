@@ -99,6 +99,7 @@ HAPROXY_CASES = {
     "app keep-alive below HAProxy's": (
         {"fastapi_gunicorn_keepalive": 5, "fastapi_gunicorn_haproxy_timeouts": {"http_keep_alive": 10000}}, "fastapi_gunicorn_keepalive"),
     "config line in a TLS bind": ({"fastapi_gunicorn_haproxy_tls_bind": ["*:443 ssl crt /etc/ssl/x.pem\nbind *:81"]}, "fastapi_gunicorn_haproxy_frontend_bind"),
+    "TLS port zero": ({"fastapi_gunicorn_haproxy_tls_bind": ["*:0"]}, "fastapi_gunicorn_haproxy_frontend_bind"),
     "certificate that is not a file": ({"fastapi_gunicorn_haproxy_tls_pem": "/nonexistent/lb.pem"}, "fastapi_gunicorn_haproxy_tls_pem"),
     "newline in the certificate path": ({"fastapi_gunicorn_haproxy_tls_pem": "/etc/hostname\n"}, "fastapi_gunicorn_haproxy_tls_pem"),
     "negative HSTS max-age": ({"fastapi_gunicorn_haproxy_hsts_max_age": -1}, "fastapi_gunicorn_haproxy_hsts_max_age"),
