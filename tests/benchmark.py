@@ -3,8 +3,10 @@
 
 Run with `make bench` (it creates and converges molecule/zero_downtime first). For every path it
 prints requests sent and failed, p50/p99 latency inside the change window, throughput during the
-change against the steady state before it, and how long the change took; then a control (the play
-with nothing to change) and two baselines (a raw restart and a raw HUP on a plain layout). The plot shows every
+change against the steady state before it, and how long the change took; then the floor of a code
+deploy (a minimal play that is not the role), a control (the play with nothing to change) and two
+baselines (a raw restart and a raw HUP on a plain layout). Then, without load, the goals: a code deploy
+by the role against the floor, and a run with nothing to change. The plot shows every
 request's latency over time with the change window shaded and failed requests in red.
 """
 
@@ -12,7 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from changepaths import BASELINES, CONTROLS, PATHS, Harness
+import statistics
+import time
+
+from changepaths import BASELINES, CONTROLS, FLOOR, PATHS, Harness
 from harness import table, window_stats
 
 COLUMNS = [
@@ -57,6 +62,39 @@ def plot(results, target):
     fig.savefig(target, dpi=80)
 
 
+def timed(run):
+    start = time.monotonic()
+    result = run()
+    assert result.returncode == 0, result.stdout[-3000:]
+    return time.monotonic() - start
+
+
+def goals(harness, results, rounds=3):
+    """Without load: the role's code deploy against the floor, and a run with nothing to change (medians
+    of `rounds`); under load, the throughput ratio of the config and code paths."""
+    role, floor, noop = [], [], []
+    for i in range(rounds):
+        app = ("v2", "v3")[i % 2]
+        harness.play()  # the base state (v1): each deploy below is a code change
+        role.append(timed(lambda: harness.play({"app": app})))
+        harness.play()
+        floor.append(timed(lambda: harness.play({"app": app}, "tests/playbooks/floor.yml")))
+        harness.play()
+        noop.append(timed(lambda: harness.play()))
+    ratios = {r["path"].name: window_stats(r) for r in results if r["keepalive"]}
+    role_s, floor_s, noop_s = (statistics.median(v) for v in (role, floor, noop))
+    rows = [
+        ["code deploy, role / floor (1 host, no load)", f"{role_s:.1f} s / {floor_s:.1f} s", f"{role_s / floor_s:.2f}x", "<= 1.5x"],
+        ["nothing to change (1 host, no load)", f"{noop_s:.1f} s", "changed=0", "<= 5 s"],
+    ]
+    for name in ("config", "code"):
+        if name in ratios and ratios[name]["steady_rps"]:
+            ratio = ratios[name]["during_rps"] / ratios[name]["steady_rps"]
+            rows.append([f"throughput during the {name} change", f"{ratios[name]['during_rps']} / {ratios[name]['steady_rps']} rps",
+                         f"{ratio:.2f}", ">= 0.80"])
+    return table([("goal", 44), ("measured", 22), ("ratio", 9), ("target", 8)], rows)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs"))
@@ -64,7 +102,8 @@ def main():
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    selected = [p for p in PATHS + CONTROLS + BASELINES if not args.only or p.name in args.only]
+    ordered = PATHS[:2] + [FLOOR] + PATHS[2:] + CONTROLS + BASELINES
+    selected = [p for p in ordered if not args.only or p.name in args.only]
     plan = [(p, True) for p in selected] + [(p, False) for p in selected if p.name in ("code", "dependencies", "no_change", "baseline_hup", "baseline_restart")]
     harness = Harness()
     results = []
@@ -72,9 +111,10 @@ def main():
         for path, keepalive in plan:
             print(f"running {path.name} (keep-alive {'on' if keepalive else 'off'}) ...", file=sys.stderr, flush=True)
             results.append(harness.run(path, keepalive=keepalive))
+        goal_text = goals(harness, results)
     finally:
         harness.close()
-    text = table(COLUMNS, [row(r) for r in results])
+    text = table(COLUMNS, [row(r) for r in results]) + "\n\n" + goal_text
     print(text)
     (out / "benchmark.txt").write_text(text + "\n", encoding="utf-8")
     plot(results, out / "benchmark.png")

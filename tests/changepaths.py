@@ -72,6 +72,11 @@ PATHS = [
 # window; this row shows how much of that is Ansible itself rather than the reload or restart.
 CONTROLS = [ChangePath("no_change", "the same play with nothing to change (Ansible's own cost)")]
 
+# The floor of the code path: a minimal play that is not the role (tests/playbooks/floor.yml). It
+# leaves `current` outside the role's record, so the role's base state is applied again after it.
+FLOOR = ChangePath("code_floor", "the floor: copy, import check, switch, HUP, probe (not the role)",
+                   playbook="tests/playbooks/floor.yml", change={"app": "v3"}, expect_release="v3", restore=True)
+
 BASELINES = [
     ChangePath("baseline_restart", "naive systemctl restart (plain layout)", command="systemctl restart fastapi_app.service",
                setup=PLAIN_LAYOUT, expect_new_master=True, restore=True),

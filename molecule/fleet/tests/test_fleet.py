@@ -6,6 +6,7 @@ The tests run in order on one fleet (3 app hosts on release v1 after converge):
      the rollout stops after the first batch, the other hosts are never touched;
   3. a fleet rollback: every host back on v1, with the drain and enable hooks of users with an
      external balancer: each runs once per host, the drain before the switch, the enable after.
+  Each of these ends with a summary table, one row per host: checked against the hosts' state.
   4. the same code with a config, environment or dependency change that fails its gate: the canary
      gets its whole last healthy state back;
   5. TLS at HAProxy: clients cannot forge proxy headers, HTTP redirects, a renewed certificate
@@ -54,6 +55,30 @@ def describe(measured):
     return f"load={measured['load']}\nplay rc={play.returncode}\n{play.stdout[-5000:]}{play.stderr[-2000:]}"
 
 
+def summary(output):
+    """The table the rollout playbooks print at the end: host -> (before, after, seconds, outcome)."""
+    assert output.count("TASK [fastapi_gunicorn.deploy.fastapi_gunicorn_rollout : Summarize the rollout]") >= 1, output[-3000:]
+    table = output.rsplit("Summarize the rollout", 1)[1].split("PLAY RECAP", 1)[0]
+    rows = {}
+    for line in table.splitlines():
+        cells = line.split(None, 4)
+        if cells and cells[0] in APPS:
+            rows[cells[0]] = tuple(cells[1:])
+    assert sorted(rows) == sorted(APPS), table
+    return rows
+
+
+def check_summary(output, before, after, outcomes):
+    """Each host's row names its release before and after, a time, and the outcome expected."""
+    rows = summary(output)
+    for host, outcome in outcomes.items():
+        if outcome.startswith("not reached"):
+            assert rows[host][:3] == ("-", "-", "-") and rows[host][3].startswith("not reached"), (host, rows)
+            continue
+        assert rows[host][0] == before[host]["release"] and rows[host][1] == after[host]["release"], (host, rows)
+        assert float(rows[host][2]) > 0 and rows[host][3] == outcome, (host, rows)
+
+
 def test_rolling_update(fleet):
     before = fleet.state()
     measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", app="v2"))
@@ -70,6 +95,7 @@ def test_rolling_update(fleet):
     # Default batches [1, "25%", "100%"] on 3 hosts: canary, one more, the last.
     assert measured["result"].stdout.count(BATCH_HEADER) == 3, report
     check_haproxy(fleet, report)
+    check_summary(measured["result"].stdout, before, after, dict.fromkeys(APPS, "switched"))
 
 
 def test_failing_canary_stops_the_rollout(fleet):
@@ -90,6 +116,7 @@ def test_failing_canary_stops_the_rollout(fleet):
     for host in others:
         assert after[host] == before[host], f"{host} was touched\n{report}"
     check_haproxy(fleet, report)
+    check_summary(play.stdout, before, after, {canary: "rolled back, failed", **dict.fromkeys(others, "not reached")})
 
 
 def test_fleet_rollback(fleet):
@@ -107,6 +134,7 @@ def test_fleet_rollback(fleet):
     after = fleet.state()
     assert {s["version"] for s in after.values()} == {VERSIONS["v1"]}, report
     check_haproxy(fleet, report)
+    check_summary(measured["result"].stdout, before, after, dict.fromkeys(APPS, "switched"))
     for host in APPS:
         ran = docker_exec(host, "cat", HOOK_LOG).stdout.splitlines()
         assert ran == [f"drain {before[host]['current']}", f"enable {after[host]['current']}"], f"{host}: {ran}"
@@ -224,3 +252,17 @@ def test_each_haproxy_tag_works_alone(fleet, tag):
     assert play.returncode == 0, play.stdout[-4000:]
     changed = [int(n) for n in re.findall(r"changed=(\d+)", play.stdout.split("PLAY RECAP")[-1])]
     assert len(changed) == len(APPS) + 1 and set(changed) == {0}, play.stdout[-4000:]
+
+
+def test_load_test_playbook_reports_throughput_latency_and_errors(fleet):
+    """playbooks/load_test.yml: wrk from the load balancer against its own HTTPS frontend, bounded,
+    reporting requests per second, latency percentiles and errors (none, on a healthy fleet)."""
+    play = fleet.play("playbooks/load_test.yml", extra={"fastapi_gunicorn_load_duration": 2, "fastapi_gunicorn_load_connections": 8})
+    assert play.returncode == 0, play.stdout[-3000:]
+    report = play.stdout.rsplit("TASK [Report]", 1)[1]
+    rate = re.search(r"https://127\.0\.0\.1:443/health: (\d+) requests in 2 s, ([0-9.]+) requests/s", report)
+    assert rate and int(rate.group(1)) > 0 and float(rate.group(2)) > 0, report
+    assert re.search(r"latency p50 [0-9.]+m?s, p75 [0-9.]+m?s, p90 [0-9.]+m?s, p99 [0-9.]+m?s", report), report
+    assert "errors: 0 non-2xx/3xx responses, socket errors none" in report, report
+    refused = fleet.play("playbooks/load_test.yml", extra={"fastapi_gunicorn_load_duration": 3600})
+    assert refused.returncode != 0 and "fastapi_gunicorn_load_duration must be 1-600 s" in refused.stdout, refused.stdout[-2000:]

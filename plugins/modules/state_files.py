@@ -1,0 +1,243 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# MIT License (see galaxy.yml)
+"""Write a state's files in one call: each atomically, with its owner, group and mode."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: state_files
+short_description: Write a state's files, switch its link and prune old states, in one call
+version_added: 1.1.0
+description:
+  - Writes the files of a C(fastapi_gunicorn) state (config, secret environment, units), from given content
+    or from a file already on the host, in one round trip. A file whose content, owner, group and mode
+    already match is left alone.
+  - Each file is written to a temporary file in its directory and renamed over the old one, so a reader
+    sees the old file or the new one, never a part.
+options:
+  directory:
+    description:
+      - A directory (C(path), C(owner), C(group), C(mode)) made first when missing, for files that go in it.
+    type: dict
+  link:
+    description:
+      - A symbolic link (C(path), C(src), C(owner), C(group)) pointed at C(src) after the files are written,
+        by renaming a new link over the old one, so the path always exists.
+    type: dict
+  prune:
+    description:
+      - After the files, remove every directory directly under C(parents) that is not in C(keep)
+        (old states, releases and virtualenvs). Links and files there are left alone.
+    type: dict
+  files:
+    description: The files to write.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      key:
+        description: A name for the file, returned in RV(changed_keys) when it is written.
+        type: str
+        required: true
+      dest:
+        description: Where the file goes.
+        type: path
+        required: true
+      content:
+        description: The file's text (never logged). Either this or O(files[].src).
+        type: str
+      src:
+        description: A file on the host to copy.
+        type: path
+      owner:
+        description: Owner of the file.
+        type: str
+        required: true
+      group:
+        description: Group of the file.
+        type: str
+        required: true
+      mode:
+        description: Octal mode, like C(0640).
+        type: str
+        required: true
+author:
+  - fastapi_gunicorn maintainers
+notes:
+  - Supports check mode. There, a missing C(src) counts as a change.
+"""
+
+EXAMPLES = r"""
+- name: Install a kept state's files
+  fastapi_gunicorn.deploy.state_files:
+    files:
+      - key: conf
+        src: /etc/fastapi_app/states/0123456789ab/gunicorn_conf.py
+        dest: /etc/fastapi_app/gunicorn_conf.py
+        owner: root
+        group: fastapi
+        mode: "0640"
+"""
+
+RETURN = r"""
+changed_keys:
+  description: The keys of the files written (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+link_changed:
+  description: Whether O(link) was moved (or, in check mode, would be).
+  returned: always
+  type: bool
+pruned:
+  description: The directories removed by O(prune) (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import grp
+import os
+import pwd
+import shutil
+import stat
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def wanted_bytes(module, spec):
+    if spec.get("content") is not None:
+        return str(spec["content"]).encode()
+    try:
+        with open(spec["src"], "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        if module.check_mode:
+            return None
+        module.fail_json(msg="cannot read %s: %s" % (spec["src"], error))
+
+
+def matches(dest, data, uid, gid, mode):
+    try:
+        info = os.lstat(dest)
+        with open(dest, "rb") as handle:
+            current = handle.read()
+    except OSError:
+        return False
+    return (stat.S_ISREG(info.st_mode) and current == data and info.st_uid == uid and info.st_gid == gid
+            and stat.S_IMODE(info.st_mode) == mode)
+
+
+def write(dest, data, uid, gid, mode):
+    descriptor, temporary = tempfile.mkstemp(prefix=".%s." % os.path.basename(dest), dir=os.path.dirname(dest))
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            os.fchown(handle.fileno(), uid, gid)
+            os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(temporary, dest)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={"files": {"type": "list", "elements": "dict", "default": [], "options": {
+            "key": {"type": "str", "required": True},
+            "dest": {"type": "path", "required": True},
+            "content": {"type": "str", "no_log": True},
+            "src": {"type": "path"},
+            "owner": {"type": "str", "required": True},
+            "group": {"type": "str", "required": True},
+            "mode": {"type": "str", "required": True},
+        }, "required_one_of": [["content", "src"]], "mutually_exclusive": [["content", "src"]]},
+            "prune": {"type": "dict", "options": {
+                "parents": {"type": "list", "elements": "path", "required": True},
+                "keep": {"type": "list", "elements": "path", "required": True},
+            }},
+            "link": {"type": "dict", "options": {
+                "path": {"type": "path", "required": True},
+                "src": {"type": "path", "required": True},
+                "owner": {"type": "str", "required": True},
+                "group": {"type": "str", "required": True},
+            }},
+            "directory": {"type": "dict", "options": {
+                "path": {"type": "path", "required": True},
+                "owner": {"type": "str", "required": True},
+                "group": {"type": "str", "required": True},
+                "mode": {"type": "str", "required": True},
+            }}},
+        supports_check_mode=True,
+    )
+    changed = []
+    directory = module.params["directory"]
+    made = False
+    if directory and not os.path.isdir(directory["path"]):
+        made = True
+        if not module.check_mode:
+            os.mkdir(directory["path"], int(directory["mode"], 8))
+            os.chown(directory["path"], pwd.getpwnam(directory["owner"]).pw_uid, grp.getgrnam(directory["group"]).gr_gid)
+            os.chmod(directory["path"], int(directory["mode"], 8))
+    for spec in module.params["files"]:
+        try:
+            uid = pwd.getpwnam(spec["owner"]).pw_uid
+            gid = grp.getgrnam(spec["group"]).gr_gid
+        except KeyError as error:
+            if module.check_mode:  # a dry run on a fresh host: the account is still to be made
+                changed.append(spec["key"])
+                continue
+            module.fail_json(msg="%s: no such owner or group %s" % (spec["dest"], error), changed_keys=changed)
+        mode = int(spec["mode"], 8)
+        data = wanted_bytes(module, spec)
+        if data is not None and matches(spec["dest"], data, uid, gid, mode):
+            continue
+        changed.append(spec["key"])
+        if not module.check_mode:
+            try:
+                write(spec["dest"], data, uid, gid, mode)
+            except OSError as error:
+                module.fail_json(msg="cannot write %s: %s" % (spec["dest"], error), changed_keys=changed)
+    link = module.params["link"]
+    link_changed = False
+    if link:
+        try:
+            link_changed = os.readlink(link["path"]) != link["src"]
+        except OSError:
+            link_changed = True
+        if link_changed and not module.check_mode:
+            temporary = "%s.%d.new" % (link["path"], os.getpid())
+            try:
+                os.symlink(link["src"], temporary)
+                os.lchown(temporary, pwd.getpwnam(link["owner"]).pw_uid, grp.getgrnam(link["group"]).gr_gid)
+                os.rename(temporary, link["path"])
+            except (OSError, KeyError) as error:
+                if os.path.lexists(temporary):
+                    os.unlink(temporary)
+                module.fail_json(msg="cannot point %s at %s: %s" % (link["path"], link["src"], error), changed_keys=changed)
+    pruned = []
+    prune = module.params["prune"]
+    if prune:
+        keep = {os.path.normpath(path) for path in prune["keep"]}
+        for parent in prune["parents"]:
+            try:
+                entries = sorted(os.scandir(parent), key=lambda entry: entry.name)
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and os.path.normpath(entry.path) not in keep:
+                    pruned.append(entry.path)
+                    if not module.check_mode:
+                        shutil.rmtree(entry.path)
+    module.exit_json(changed=made or bool(changed) or link_changed or bool(pruned), changed_keys=changed,
+                     link_changed=link_changed, pruned=pruned)
+
+
+if __name__ == "__main__":
+    main()
