@@ -50,6 +50,6 @@ bench: setup
 	molecule converge -s zero_downtime
 	cd tests && python benchmark.py; status=$$?; cd .. && molecule destroy -s zero_downtime; exit $$status
 
-## Fleet benchmark: rollout time for 1, 3 and 6 app hosts behind HAProxy (docs/fleet_benchmark.txt).
+## Fleet benchmark: rollout and no-op time for 1, 5, 10 and 20 app hosts behind HAProxy (docs/fleet_benchmark.txt, docs/fleet_growth.png).
 bench-fleet: setup
 	cd tests && python fleet_benchmark.py

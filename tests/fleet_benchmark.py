@@ -1,27 +1,32 @@
 #!/usr/bin/env python3
-"""Fleet rollout benchmark: rollout time for 1, 3 and 6 app hosts, default batches and serial 1.
+"""Fleet growth benchmark: rollout and no-op time for 1, 5, 10 and 20 app hosts behind HAProxy.
 
-Run with `make bench-fleet`. It starts 6 app containers and one HAProxy container with
-playbooks/lab.yml (the lab's group_vars, its own network), then for each fleet size rolls a new
-release with playbooks/rolling_update.yml, limited to the first N app hosts, while the load
-generator sends requests through HAProxy. It prints, per run, the batches, the rollout's wall time,
-requests sent and failed, and writes the table to docs/fleet_benchmark.txt. The containers are
-removed at the end.
+Run with `make bench-fleet`. It starts 20 app containers and one HAProxy container with
+playbooks/lab.yml (the lab's group_vars, its own network), then for each fleet size, while the load
+generator sends requests through HAProxy: rolls a new release with playbooks/rolling_update.yml
+(default batches) over the first N app hosts, and runs playbooks/site.yml over them with nothing to
+change. It prints per size the batches, both wall times, the last batch's size and time (from the
+rollout's summary table), requests sent and failed, and the containers' memory; writes the table to
+docs/fleet_benchmark.txt and the growth curve to docs/fleet_growth.png. The containers are removed at
+the end.
 """
 
 import argparse
 import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 
 from fleet import Fleet
 from harness import ROOT, run_playbook, table, window_stats
 
-APPS = [f"fastapi-gunicorn-bench-app{i}" for i in range(1, 7)]
+APPS = [f"fastapi-gunicorn-bench-app{i}" for i in range(1, 21)]
 LB = "fastapi-gunicorn-bench-lb1"
 NETWORK = {"fastapi_gunicorn_lab_network": "fastapi_gunicorn_bench"}
 DEFAULT_BATCHES = [1, "25%", "100%"]
-COLUMNS = [("hosts", 5), ("batches", 18), ("sizes", 11), ("rollout s", 9), ("s/batch", 7), ("sent", 7), ("failed", 6), ("p99 ms", 7)]
+COLUMNS = [("hosts", 5), ("sizes", 8), ("rollout s", 9), ("s/batch", 7), ("last batch", 10), ("no-op s", 7), ("sent", 7),
+           ("failed", 6), ("p99 ms", 7), ("memory MiB", 10)]
 
 
 def batch_sizes(hosts, batches):
@@ -37,34 +42,83 @@ def batch_sizes(hosts, batches):
     return sizes
 
 
+def last_batch_seconds(output, hosts):
+    """The longest host time of the last batch, from the rollout's summary table."""
+    table_text = output.rsplit("Summarize the rollout", 1)[1].split("PLAY RECAP", 1)[0]
+    seconds = {cells[0]: float(cells[3]) for cells in (line.split(None, 4) for line in table_text.splitlines())
+               if len(cells) == 5 and cells[0] in hosts}
+    return max(seconds[host] for host in hosts)
+
+
+def memory_mib(containers):
+    """Memory the containers use now, in MiB (docker stats)."""
+    out = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", *containers],
+                         capture_output=True, text=True, check=True).stdout
+    units = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}
+    total = 0.0
+    for line in out.splitlines():
+        used = line.split("/")[0].strip()
+        number, unit = used[:-3], used[-3:]
+        total += float(number) * units[unit]
+    return round(total)
+
+
+def plot(rows, target):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hosts = [r[0] for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.plot(hosts, [r[2] for r in rows], marker="o", label="rollout (default batches)")
+    ax.plot(hosts, [r[4] for r in rows], marker="o", label="last batch of the rollout")
+    ax.plot(hosts, [r[5] for r in rows], marker="o", label="site.yml with nothing to change")
+    for r in rows:
+        ax.annotate(r[1], (r[0], r[2]), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    ax.set_xlabel("app hosts behind HAProxy (batch sizes annotated)")
+    ax.set_ylabel("seconds, under load through HAProxy")
+    ax.set_xticks(hosts)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("Fleet growth on 2 cores: every host, the controller and the load share them", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(target, dpi=90)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs"))
-    parser.add_argument("--sizes", nargs="*", type=int, default=[1, 3, 6])
+    parser.add_argument("--sizes", nargs="*", type=int, default=[1, 5, 10, 20])
     args = parser.parse_args()
     fleet = Fleet(APPS[: max(args.sizes)], LB)
     rows = []
     try:
         print("starting and provisioning the bench fleet ...", file=sys.stderr, flush=True)
-        up = run_playbook(fleet.inventory, "playbooks/lab.yml", {"fastapi_gunicorn_app_src": fleet.apps["v1"], **NETWORK}, timeout=1800)
+        up = run_playbook(fleet.inventory, "playbooks/lab.yml", {"fastapi_gunicorn_app_src": fleet.apps["v1"], **NETWORK}, timeout=3600)
         assert up.returncode == 0, up.stdout[-4000:]
         version = 1
         for hosts in args.sizes:
-            for batches in (DEFAULT_BATCHES, [1]):
-                version = 3 if version == 2 else 2
-                limit = ",".join(fleet.apps_hosts[:hosts])
-                print(f"rolling v{version} over {hosts} hosts, batches {batches} ...", file=sys.stderr, flush=True)
-                measured = fleet.load.during(lambda: fleet.play(
-                    "playbooks/rolling_update.yml", app=f"v{version}",
-                    extra={"fastapi_gunicorn_rollout_batches": batches}, limit=limit))
-                seconds = measured["change_window"][1] - measured["change_window"][0]
-                play = measured["result"]
-                assert play.returncode == 0, play.stdout[-4000:]
-                sizes = batch_sizes(hosts, batches)
-                rows.append([hosts, json.dumps(batches), "+".join(map(str, sizes)), round(seconds, 1),
-                             round(seconds / len(sizes), 1), measured["load"]["sent"], measured["load"]["failed"],
-                             window_stats(measured)["during_p99_ms"]])
-                print(table(COLUMNS, rows[-1:]), file=sys.stderr, flush=True)
+            version = 3 if version == 2 else 2
+            targets = fleet.apps_hosts[:hosts]
+            print(f"rolling v{version} over {hosts} hosts ...", file=sys.stderr, flush=True)
+            measured = fleet.load.during(lambda: fleet.play(
+                "playbooks/rolling_update.yml", app=f"v{version}", extra={"fastapi_gunicorn_rollout_batches": DEFAULT_BATCHES},
+                limit=",".join(targets)))
+            play = measured["result"]
+            assert play.returncode == 0, play.stdout[-4000:]
+            seconds = measured["change_window"][1] - measured["change_window"][0]
+            sizes = batch_sizes(hosts, DEFAULT_BATCHES)
+            last = last_batch_seconds(play.stdout, targets[-sizes[-1]:])
+            noop = fleet.load.during(lambda: fleet.play("playbooks/site.yml", app=f"v{version}", limit=",".join(targets)))
+            changes = [int(n) for n in re.findall(r"changed=(\d+)", noop["result"].stdout.split("PLAY RECAP", 1)[-1])]
+            assert noop["result"].returncode == 0 and changes and not any(changes), noop["result"].stdout[-3000:]
+            noop_seconds = noop["change_window"][1] - noop["change_window"][0]
+            rows.append([hosts, "+".join(map(str, sizes)), round(seconds, 1), round(seconds / len(sizes), 1),
+                         f"{sizes[-1]}: {last:.1f} s", round(noop_seconds, 1), measured["load"]["sent"] + noop["load"]["sent"],
+                         measured["load"]["failed"] + noop["load"]["failed"], window_stats(measured)["during_p99_ms"],
+                         memory_mib([LB, *fleet.apps_hosts])])
+            print(table(COLUMNS, rows[-1:]), file=sys.stderr, flush=True)
     finally:
         run_playbook(fleet.inventory, "playbooks/lab_down.yml", NETWORK)
         fleet.close()
@@ -73,7 +127,8 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "fleet_benchmark.txt").write_text(text + "\n", encoding="utf-8")
-    print(f"\nwrote {out / 'fleet_benchmark.txt'}")
+    plot([[r[0], r[1], r[2], r[3], float(r[4].split(": ")[1][:-2]), r[5]] for r in rows], out / "fleet_growth.png")
+    print(f"\nwrote {out / 'fleet_benchmark.txt'} and {out / 'fleet_growth.png'}")
 
 
 if __name__ == "__main__":

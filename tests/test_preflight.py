@@ -59,6 +59,8 @@ CASES = {
     "NUL in a secret value": ({"fastapi_gunicorn_secret_environment": {"TOKEN": "a\u0000b"}}, "fastapi_gunicorn_secret_environment"),
     "specifier in a unix socket path": ({"fastapi_gunicorn_bind": ["unix:/run/%n.sock"]}, "fastapi_gunicorn_bind"),
     "newline in the interpreter path": ({"fastapi_gunicorn_python": "/usr/bin/python3\n/bin/sh"}, "fastapi_gunicorn_python"),
+    "newline in an exclude pattern": ({"fastapi_gunicorn_app_excludes": ["docs\n--exclude"]}, "fastapi_gunicorn_app_excludes"),
+    "empty exclude pattern": ({"fastapi_gunicorn_app_excludes": [""]}, "fastapi_gunicorn_app_excludes"),
     "newline in a requirement": ({"fastapi_gunicorn_requirements": ["requests\n--index-url http://evil.example/simple"]}, "fastapi_gunicorn_requirements"),
     "space in the index URL": ({"fastapi_gunicorn_pip_index_url": "https://mirror.example/simple --trusted-host evil"}, "fastapi_gunicorn_pip_index_url"),
     "newline in the health path": ({"fastapi_gunicorn_health_path": "/health\nHost: evil"}, "fastapi_gunicorn_health_path"),
