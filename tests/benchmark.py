@@ -6,19 +6,22 @@ prints requests sent and failed, p50/p99 latency inside the change window, throu
 change against the steady state before it, and how long the change took; then the floor of a code
 deploy (a minimal play that is not the role), a control (the play with nothing to change) and two
 baselines (a raw restart and a raw HUP on a plain layout). Then, without load, the goals: a code deploy
-by the role against the floor, and a run with nothing to change. The plot shows every
+by the role against the floor, and a run with nothing to change. Last, throughput with 1, vCPU (the
+default) and 2 x vCPU + 1 workers on /version and on a CPU-bound endpoint, measured with wrk. The plot shows every
 request's latency over time with the change window shaded and failed requests in red.
 """
 
 import argparse
+import re
+import shutil
+import statistics
+import subprocess
 import sys
+import time
 from pathlib import Path
 
-import statistics
-import time
-
 from changepaths import BASELINES, CONTROLS, FLOOR, PATHS, Harness
-from harness import table, window_stats
+from harness import run_playbook, table, window_stats
 
 COLUMNS = [
     ("path", 18), ("keep-alive", 10), ("sent", 7), ("failed", 6), ("p50 ms", 7), ("p99 ms", 7),
@@ -95,6 +98,56 @@ def goals(harness, results, rounds=3):
     return table([("goal", 44), ("measured", 22), ("ratio", 9), ("target", 8)], rows)
 
 
+CPU_ROUTE = '''
+
+@app.get("/cpu")
+def cpu() -> dict[str, str]:
+    # A CPU-bound handler: key stretching, about 10 ms of one core.
+    import hashlib
+
+    return {"digest": hashlib.pbkdf2_hmac("sha256", b"fastapi", b"gunicorn", 20000).hex()[:16]}
+'''
+
+
+def wrk(container, path, seconds=5, connections=16):
+    """wrk (Debian's package) inside the container against its loopback: requests/s and p99 latency."""
+    out = subprocess.run(["docker", "exec", container, "wrk", "--latency", "-t2", f"-c{connections}", f"-d{seconds}s",
+                          f"http://127.0.0.1:8000{path}"], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
+    p99 = re.search(r"\n\s+99%\s+(\S+)", out).group(1)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    assert not errors and "Socket errors" not in out, out
+    return rps, p99
+
+
+def workers(harness):
+    """Requests/s for 1, vCPU (the default) and 2 x vCPU + 1 workers, on /version and a CPU-bound /cpu."""
+    from changepaths import CONTAINER
+
+    vcpus = int(subprocess.run(["docker", "exec", CONTAINER, "nproc"], capture_output=True, text=True, check=True).stdout)
+    app = Path(harness.workdir) / "cpu"
+    shutil.copytree(Path(harness.apps["v1"]), app)
+    (app / "main.py").write_text((app / "main.py").read_text() + CPU_ROUTE)
+    subprocess.run(["docker", "exec", CONTAINER, "sh", "-c", "command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)"],
+                   check=True, capture_output=True)
+    counts = {"1": 1, f"vCPU = {vcpus} (default)": vcpus, f"2 x vCPU + 1 = {2 * vcpus + 1}": 2 * vcpus + 1}
+    measured = {}
+    for label, count in counts.items():
+        extra = {"fastapi_gunicorn_workers": count, "fastapi_gunicorn_app_src": str(app) + "/"}
+        deployed = run_playbook(harness.inventory, "molecule/zero_downtime/change.yml", extra, timeout=600)
+        assert deployed.returncode == 0, deployed.stdout[-3000:]
+        for path in ("/version", "/cpu"):
+            measured[(path, label)] = wrk(CONTAINER, path)
+    harness.play()  # back to the base state
+    rows = []
+    for path in ("/version", "/cpu"):
+        best = max(rps for (p, _), (rps, _) in measured.items() if p == path)
+        for label in counts:
+            rps, p99 = measured[(path, label)]
+            rows.append([path, label, f"{rps:.0f}", p99, f"{rps / best:.2f}"])
+    return table([("endpoint", 9), ("workers", 24), ("req/s", 7), ("p99", 9), ("of best", 7)], rows)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs"))
@@ -112,9 +165,10 @@ def main():
             print(f"running {path.name} (keep-alive {'on' if keepalive else 'off'}) ...", file=sys.stderr, flush=True)
             results.append(harness.run(path, keepalive=keepalive))
         goal_text = goals(harness, results)
+        worker_text = workers(harness)
     finally:
         harness.close()
-    text = table(COLUMNS, [row(r) for r in results]) + "\n\n" + goal_text
+    text = table(COLUMNS, [row(r) for r in results]) + "\n\n" + goal_text + "\n\n" + worker_text
     print(text)
     (out / "benchmark.txt").write_text(text + "\n", encoding="utf-8")
     plot(results, out / "benchmark.png")
