@@ -153,6 +153,20 @@ def check_ownership(path, info, want, problems):
         problems.append("%s has mode %04o, want %s" % (path, stat.S_IMODE(info.st_mode), want["mode"]))
 
 
+def check_entry(path, want, kind, is_kind, problems):
+    """A directory or regular file (is_kind on its mode) with the wanted owner, group and mode; False if absent or another kind."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        problems.append("%s %s is missing" % (kind, path))
+        return False
+    if not is_kind(info.st_mode):
+        problems.append("%s is not a %s" % (path, "directory" if kind == "directory" else "regular file"))
+        return False
+    check_ownership(path, info, want, problems)
+    return True
+
+
 def installed_packages(names):
     if not names:
         return {}
@@ -248,28 +262,12 @@ def check_group(checks, key, digests):
                     problems.append("user %s has %s %s, want %s" % (account["user"], field, got, want))
 
     for want in checks.get("directories") or []:
-        path = want["path"]
-        try:
-            info = os.lstat(path)
-        except OSError:
-            problems.append("directory %s is missing" % path)
-            continue
-        if not stat.S_ISDIR(info.st_mode):
-            problems.append("%s is not a directory" % path)
-            continue
-        check_ownership(path, info, want, problems)
+        check_entry(want["path"], want, "directory", stat.S_ISDIR, problems)
 
     for want in checks.get("files") or []:
         path = want.get("path") or want["dest"]
-        try:
-            info = os.lstat(path)
-        except OSError:
-            problems.append("file %s is missing" % path)
+        if not check_entry(path, want, "file", stat.S_ISREG, problems):
             continue
-        if not stat.S_ISREG(info.st_mode):
-            problems.append("%s is not a regular file" % path)
-            continue
-        check_ownership(path, info, want, problems)
         data = read_bytes(path) or b""
         digests[path] = digest(data, key if want.get("secret") else b"")
         if want.get("sha256") and hashlib.sha256(data).hexdigest() != want["sha256"]:
