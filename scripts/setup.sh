@@ -2,13 +2,13 @@
 # Prepare a fresh Debian machine for the lab and the tests:
 #   1. a Python virtualenv (.venv) with the pinned controller tools,
 #   2. a running Docker engine (Debian's docker.io, started here when none answers),
-#   3. the Debian 12 systemd test image, built locally with debootstrap when missing.
+#   3. the Debian 12 and Debian 13 systemd test images, built locally with debootstrap when missing.
 # Idempotent: each step is skipped when its result is already there.
-# FASTAPI_GUNICORN_TEST_IMAGE names a ready-made image (e.g. from your registry) to skip the build.
+# FASTAPI_GUNICORN_TEST_IMAGE_DEBIAN12 / _DEBIAN13 name ready-made images (e.g. from your registry)
+# to pull instead of building.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-image=${FASTAPI_GUNICORN_TEST_IMAGE:-fastapi-gunicorn-debian12-systemd:latest}
 venv=$root/.venv
 
 log() { printf '== setup: %s\n' "$*"; }
@@ -46,21 +46,24 @@ ensure_docker() {
   exit 1
 }
 
+# ensure_image VERSION CODENAME: the image the lab and the tests use for Debian VERSION.
 ensure_image() {
+  local version=$1 codename=$2 override image rootfs
+  override=FASTAPI_GUNICORN_TEST_IMAGE_DEBIAN$version
+  image=${!override:-fastapi-gunicorn-debian$version-systemd:latest}
   if docker image inspect "$image" >/dev/null 2>&1; then return 0; fi
-  if [ -n "${FASTAPI_GUNICORN_TEST_IMAGE:-}" ]; then
+  if [ -n "${!override:-}" ]; then
     log "pulling $image"
     docker pull "$image"
     return 0
   fi
   apt_install debootstrap
-  local rootfs
   rootfs=$(mktemp -d /var/tmp/fastapi-gunicorn-rootfs.XXXXXX)
   trap 'rm -rf "$rootfs"' RETURN
-  log "debootstrap Debian 12 into $rootfs (about a minute)"
+  log "debootstrap Debian $version ($codename) into $rootfs (about a minute)"
   debootstrap --variant=minbase \
     --include=systemd,systemd-sysv,dbus,python3,python3-venv,python3-apt,ca-certificates,curl,iproute2,procps \
-    bookworm "$rootfs" http://deb.debian.org/debian >/dev/null
+    "$codename" "$rootfs" http://deb.debian.org/debian >/dev/null
   # A container boots systemd as PID 1: no getty, no hardware units, a machine-id made at boot.
   rm -f "$rootfs/etc/machine-id" && touch "$rootfs/etc/machine-id"
   for unit in getty.target systemd-udevd.service systemd-udev-trigger.service \
@@ -77,5 +80,6 @@ ensure_image() {
 cd "$root"
 ensure_venv
 ensure_docker
-ensure_image
-log "ready: $("$venv/bin/ansible" --version | head -1), docker $(docker version -f '{{.Server.Version}}'), image $image"
+ensure_image 12 bookworm
+ensure_image 13 trixie
+log "ready: $("$venv/bin/ansible" --version | head -1), docker $(docker version -f '{{.Server.Version}}'), Debian 12 and 13 images"

@@ -1,22 +1,28 @@
 """Change paths run under load: shared by the zero-downtime test and the benchmark.
 
 Each path changes the service through the real role (playbook molecule/zero_downtime/change.yml)
-or, for the baselines, through a raw systemctl command, while tests/loadgen.py runs inside the
-same container against its loopback. The result holds the load summary, the play's outcome and
-the state of the host before and after.
+or, for the baselines, through a raw systemctl command, on every host of the harness at once (the
+scenario's Debian 12 and Debian 13 hosts; the benchmark uses one), while tests/loadgen.py runs
+inside each container against its own loopback. The result holds the play's outcome and, per host,
+the load summary and the state of the host before and after.
 """
 
 import json
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import ROOT, Load, app_variants, docker_exec, run_playbook, write_inventory
+from harness import ROOT, Load, app_variants, docker_exec, during_all, run_playbook, write_inventory
 
 SCENARIO = ROOT / "molecule" / "zero_downtime"
-CONTAINER = "fastapi-gunicorn-zdt"
+# The scenario's hosts (molecule.yml): Debian 12, then Debian 13.
+CONTAINERS = ["fastapi-gunicorn-zdt", "fastapi-gunicorn-zdt-debian13"]
 BASE = "/srv/fastapi_app"
+# What the tests load: every connection always has a request in flight, held 20 ms by the app, so two
+# hosts under load leave the 2 cores to the plays (unheld, the benchmark's load takes all the CPU).
+TEST_LOAD_PATH = "/version?delay_ms=20"
 # A plain layout, for the baselines: the uvicorn worker and no socket activation.
 PLAIN_LAYOUT = {"fastapi_gunicorn_worker_class": "uvicorn_worker.UvicornWorker", "fastapi_gunicorn_socket_activation": False}
 
@@ -42,8 +48,12 @@ PATHS = [
     ChangePath("config", "gunicorn_conf.py values (HUP)", change={"fastapi_gunicorn_keepalive": 7}),
     ChangePath("code", "app code, same dependencies (switch, HUP)", change={"app": "v2"}, expect_release="v2"),
     ChangePath(
-        "dependencies", "a new dependency (new venv, socket-held restart)",
+        "dependencies", "a new dependency (new venv by uv, socket-held restart)",
         change={"fastapi_gunicorn_requirements": ["python-dotenv==1.0.1"]}, expect_new_master=True,
+    ),
+    ChangePath(
+        "dependencies_pip", "a new dependency, pip as the installer (new venv, socket-held restart)",
+        change={"fastapi_gunicorn_requirements": ["python-dotenv==1.0.0"], "fastapi_gunicorn_installer": "pip"}, expect_new_master=True,
     ),
     ChangePath(
         "gunicorn_upgrade", "gunicorn 27.0.0 -> 27.0.1 (new venv, socket-held restart)",
@@ -59,10 +69,14 @@ PATHS = [
         "rollback", "playbooks/rollback.yml back to the previous healthy state", playbook="playbooks/rollback.yml",
         setup={"app": "v2"}, expect_release="v1",
     ),
+    ChangePath("hash_locked", "a hash-locked requirements.txt (new venv, --require-hashes, socket-held restart)",
+               change={"app": "hash_locked"}, expect_new_master=True, restore=True),
+    ChangePath("tampered_lock", "a lock whose hash does not match the package: stopped before the switch",
+               change={"app": "tampered_lock"}, expect_ok=False),
     ChangePath("broken_import", "a release that does not import: stopped before the switch", change={"app": "broken_import"}, expect_ok=False),
     ChangePath("failing_health", "a release failing its health gate: automatic rollback", change={"app": "failing_health"}, expect_ok=False),
     ChangePath(
-        "failing_pip", "a dependency pip cannot install: stopped before the switch",
+        "failing_install", "a dependency the installer cannot install: stopped before the switch",
         change={"fastapi_gunicorn_requirements": ["fastapi-gunicorn-no-such-package==0.0.1"]}, expect_ok=False,
     ),
 ]
@@ -86,12 +100,13 @@ BASELINES = [
 
 
 class Harness:
-    def __init__(self):
+    def __init__(self, containers=tuple(CONTAINERS), load_path=TEST_LOAD_PATH):
+        self.containers = list(containers)
         self.workdir = Path(tempfile.mkdtemp(prefix="fastapi-gunicorn-zdt-"))
         self.apps = app_variants(self.workdir)
         # The scenario's own group_vars, so playbooks/rollback.yml sees the base state too.
-        self.inventory = write_inventory(self.workdir, {"app": [CONTAINER]}, SCENARIO / "group_vars")
-        self.load = {keepalive: Load(CONTAINER, keepalive=keepalive) for keepalive in (True, False)}
+        self.inventory = write_inventory(self.workdir, {"app": self.containers}, SCENARIO / "group_vars")
+        self.loads = {keepalive: [Load(c, keepalive=keepalive, path=load_path) for c in self.containers] for keepalive in (True, False)}
 
     def close(self):
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -105,35 +120,54 @@ class Harness:
     def play(self, change=None, playbook="molecule/zero_downtime/change.yml", tags=None):
         return run_playbook(self.inventory, playbook, self.extra_vars(change), timeout=600, tags=tags)
 
-    def state(self, service="fastapi_app", port=8000):
+    def during(self, action, keepalive=True):
+        """action() under load on every host: ({container: load results}, action's result)."""
+        return during_all(self.loads[keepalive], action)
+
+    def state(self, container, service="fastapi_app", port=8000):
         """What serves on the host: the release the workers answer with, the master and its workers,
         where `current` points and the record of healthy states (ids, newest first)."""
-        version = json.loads(docker_exec(CONTAINER, "curl", "-sS", f"http://127.0.0.1:{port}/version").stdout)
-        main_pid = docker_exec(CONTAINER, "systemctl", "show", "--property", "MainPID", "--value", f"{service}.service").stdout.strip()
-        workers = sorted(docker_exec(CONTAINER, "pgrep", "--parent", main_pid, check=False).stdout.split())
-        current = docker_exec(CONTAINER, "readlink", f"/srv/{service}/current").stdout.strip()
-        record = docker_exec(CONTAINER, "cat", f"/etc/ansible/facts.d/{service}.fact", check=False).stdout
+        version = json.loads(docker_exec(container, "curl", "-sS", f"http://127.0.0.1:{port}/version").stdout)
+        main_pid = docker_exec(container, "systemctl", "show", "--property", "MainPID", "--value", f"{service}.service").stdout.strip()
+        workers = sorted(docker_exec(container, "pgrep", "--parent", main_pid, check=False).stdout.split())
+        current = docker_exec(container, "readlink", f"/srv/{service}/current").stdout.strip()
+        record = docker_exec(container, "cat", f"/etc/ansible/facts.d/{service}.fact", check=False).stdout
         history = json.loads(record)["history"] if record else []
         return {"version": version["version"], "release": version["release"], "main_pid": main_pid, "workers": workers,
                 "current": current, "states": [h["state"] for h in history], "releases": [h["release"] for h in history]}
 
+    def installer(self, container, service="fastapi_app"):
+        """What built the live venv: uv writes its version into pyvenv.cfg, pip (python -m venv) does not."""
+        start = docker_exec(container, "systemctl", "show", "--property", "ExecStart", "--value", f"{service}.service").stdout
+        venv = re.search(rf"/srv/{service}/venvs/[0-9a-f]+", start).group(0)
+        return "uv" if re.search(r"^uv = ", docker_exec(container, "cat", f"{venv}/pyvenv.cfg").stdout, re.M) else "pip"
+
+    def states(self, service="fastapi_app", port=8000):
+        return {c: self.state(c, service, port) for c in self.containers}
+
     def run(self, path: ChangePath, keepalive=True):
-        """Apply one change under load; returns the measurements and the host state around it."""
+        """Apply one change under load on every host; returns the play's outcome and, per host, the
+        load results and the host's state before and after."""
         if path.setup is not None:
             setup = self.play(path.setup)
             assert setup.returncode == 0, setup.stdout[-3000:]
-        before = self.state()
+        before = self.states()
         if path.command:
-            measured = self.load[keepalive].during(lambda: docker_exec(CONTAINER, "sh", "-c", path.command, check=False))
+            def action():
+                return [docker_exec(c, "sh", "-c", path.command, check=False) for c in self.containers]
         else:
-            measured = self.load[keepalive].during(lambda: self.play(path.change, path.playbook))
-        result = measured.pop("result")
-        after = self.state()
+            def action():
+                return self.play(path.change, path.playbook)
+        measured, result = self.during(action, keepalive)
+        after = self.states()
         restored = self.play() if path.restore else None
+        if path.command:
+            failed = [r for r in result if r.returncode != 0]
+            result = failed[0] if failed else result[0]
         return {
-            **measured, "path": path, "keepalive": keepalive,
+            "path": path, "keepalive": keepalive,
+            "hosts": {c: {**measured[c], "before": before[c], "after": after[c]} for c in self.containers},
             "rc": result.returncode, "output": (result.stdout or "") + (result.stderr or ""),
-            "before": before, "after": after,
             "restore_rc": restored.returncode if restored else 0,
             "restore_output": restored.stdout[-3000:] if restored else "",
         }

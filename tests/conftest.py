@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-IMAGE = os.environ.get("FASTAPI_GUNICORN_TEST_IMAGE", "fastapi-gunicorn-debian12-systemd:latest")
+IMAGE = os.environ.get("FASTAPI_GUNICORN_TEST_IMAGE_DEBIAN12", "fastapi-gunicorn-debian12-systemd:latest")
 
 
 @pytest.fixture(scope="session")

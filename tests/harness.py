@@ -7,6 +7,7 @@ molecule tests and their benchmarks.
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -27,14 +28,24 @@ def docker_exec(container, *args, check=True):
 
 
 def app_variants(workdir: Path) -> dict:
-    """Example-app variants on the controller: v1 (the example app), v2, v3, and broken ones."""
+    """Example-app variants on the controller: v1 (the example app), v2, v3, broken ones, and v1 with a
+    hash-locked requirements.txt (tests/fixtures/hash_locked), intact and tampered with."""
     variants = {}
-    for name in (*VERSIONS, "broken_import", "failing_health"):
+    for name in (*VERSIONS, "broken_import", "failing_health", "hash_locked", "tampered_lock"):
         target = workdir / name
         shutil.copytree(EXAMPLE_APP, target)
         variants[name] = str(target) + "/"
         if name in VERSIONS:
             (target / "VERSION").write_text(VERSIONS[name] + "\n", encoding="utf-8")
+    lock = (ROOT / "tests" / "fixtures" / "hash_locked" / "requirements.txt").read_text(encoding="utf-8")
+    (workdir / "hash_locked" / "requirements.txt").write_text(lock, encoding="utf-8")
+    # Every hash of fastapi changed: whichever file the installer fetches, it does not match.
+    def other_digit(m):
+        return "sha256:" + ("1" if m.group(1) == "0" else "0")
+
+    tampered = re.sub(r"(?m)^fastapi==.*\n(?:\s+--hash=sha256:.*\n)+", lambda m: re.sub(r"sha256:([0-9a-f])", other_digit, m.group(0)), lock)
+    assert tampered != lock
+    (workdir / "tampered_lock" / "requirements.txt").write_text(tampered, encoding="utf-8")
     main = workdir / "broken_import" / "main.py"
     main.write_text(main.read_text(encoding="utf-8") + "\nimport module_that_does_not_exist  # noqa\n", encoding="utf-8")
     main = workdir / "failing_health" / "main.py"
@@ -123,35 +134,37 @@ class StreamedRun:
 class Load:
     """tests/loadgen.py inside `container`, against its own loopback, for the span of an action."""
 
-    def __init__(self, container, port=8000, keepalive=True, concurrency=8, tls_ca=None):
+    def __init__(self, container, port=8000, keepalive=True, concurrency=8, tls_ca=None, path="/version"):
         """tls_ca: a PEM file in the container; the load then goes over TLS, verified against it."""
         self.container, self.port, self.keepalive, self.concurrency, self.tls_ca = container, port, keepalive, concurrency, tls_ca
+        self.path = path
 
     def during(self, action, settle=2.0):
         """Start the load, wait `settle` s, run action(), wait `settle` s, stop; returns the results."""
+        measured, result = during_all([self], action, settle)
+        return {**measured[self.container], "result": result}
+
+    def start(self):
         # Copied on every run: the container may be made after this object (the fleet benchmark).
         subprocess.run(["docker", "cp", str(ROOT / "tests" / "loadgen.py"), f"{self.container}:/root/loadgen.py"], check=True)
         tag = uuid.uuid4().hex[:8]
-        out, samples, stop = f"/tmp/load-{tag}.json", f"/tmp/load-{tag}.samples.json", f"/tmp/load-{tag}.stop"
-        command = ["python3", "/root/loadgen.py", "--port", str(self.port), "--duration", "900", "--stop-file", stop,
-                   "--out", out, "--samples", samples, "--concurrency", str(self.concurrency)]
+        files = {"out": f"/tmp/load-{tag}.json", "samples": f"/tmp/load-{tag}.samples.json", "stop": f"/tmp/load-{tag}.stop"}
+        command = ["python3", "/root/loadgen.py", "--port", str(self.port), "--duration", "900", "--stop-file", files["stop"],
+                   "--out", files["out"], "--samples", files["samples"], "--concurrency", str(self.concurrency), "--path", self.path]
         if not self.keepalive:
             command.append("--no-keepalive")
         if self.tls_ca:
             command += ["--tls-ca", self.tls_ca]
         subprocess.run(["docker", "exec", "-d", self.container, *command], check=True)
-        time.sleep(settle)
-        # Containers share the kernel's monotonic clock, so these line up with the generator's.
-        started = time.monotonic()
-        result = action()
-        finished = time.monotonic()
-        time.sleep(settle)
-        docker_exec(self.container, "touch", stop)
-        summary = self._wait_for_json(out)
-        rows = json.loads(docker_exec(self.container, "cat", samples).stdout)
-        docker_exec(self.container, "rm", "-f", out, samples, stop)
+        return files
+
+    def finish(self, files, started, finished):
+        docker_exec(self.container, "touch", files["stop"])
+        summary = self._wait_for_json(files["out"])
+        rows = json.loads(docker_exec(self.container, "cat", files["samples"]).stdout)
+        docker_exec(self.container, "rm", "-f", *files.values())
         window = (started - summary["t0_monotonic"], finished - summary["t0_monotonic"])
-        return {"load": summary, "samples": rows, "change_window": window, "result": result}
+        return {"load": summary, "samples": rows, "change_window": window}
 
     def _wait_for_json(self, path, timeout=60):
         deadline = time.monotonic() + timeout
@@ -161,6 +174,18 @@ class Load:
                 return json.loads(found.stdout)
             time.sleep(0.5)
         raise AssertionError(f"the load generator wrote no summary to {path}")
+
+
+def during_all(loads, action, settle=2.0):
+    """Several loads at once (one per container) around one action: ({container: results}, action())."""
+    files = [load.start() for load in loads]
+    time.sleep(settle)
+    # Containers share the kernel's monotonic clock, so these line up with the generators'.
+    started = time.monotonic()
+    result = action()
+    finished = time.monotonic()
+    time.sleep(settle)
+    return {load.container: load.finish(f, started, finished) for load, f in zip(loads, files)}, result
 
 
 def window_stats(result):
@@ -190,6 +215,12 @@ def check_load(measured, report, minimum):
     """The load really ran through the action (more than `minimum` requests), and none failed."""
     assert measured["load"]["sent"] > minimum, report
     assert measured["load"]["failed"] == 0, report
+
+
+def check_loads(measured, report, minimum):
+    """check_load on each host's load ({container: results})."""
+    for container, results in measured.items():
+        check_load(results, f"{container}: load={results['load']}\n{report}", minimum)
 
 
 def table(columns, rows):

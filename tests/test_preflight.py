@@ -31,6 +31,8 @@ CASES = {
         "fastapi_gunicorn_max_requests_jitter",
     ),
     "missing app source": ({"fastapi_gunicorn_app_src": "/nonexistent/app"}, "fastapi_gunicorn_app_src"),
+    "hash-locked app without the server packages": (
+        {"fastapi_gunicorn_app_src": str(harness.ROOT / "tests" / "fixtures" / "lock_without_server")}, "fastapi_gunicorn_app_requirements_file"),
     "release id with a path": ({"fastapi_gunicorn_release_id": "../etc"}, "fastapi_gunicorn_release_id"),
     "relative base dir": ({"fastapi_gunicorn_base_dir": "srv/app"}, "fastapi_gunicorn_base_dir"),
     "base dir climbing out": ({"fastapi_gunicorn_base_dir": "/srv/../etc"}, "fastapi_gunicorn_base_dir"),
@@ -61,6 +63,9 @@ CASES = {
     "newline in the interpreter path": ({"fastapi_gunicorn_python": "/usr/bin/python3\n/bin/sh"}, "fastapi_gunicorn_python"),
     "newline in an exclude pattern": ({"fastapi_gunicorn_app_excludes": ["docs\n--exclude"]}, "fastapi_gunicorn_app_excludes"),
     "empty exclude pattern": ({"fastapi_gunicorn_app_excludes": [""]}, "fastapi_gunicorn_app_excludes"),
+    "unknown installer": ({"fastapi_gunicorn_installer": "poetry"}, "fastapi_gunicorn_installer"),
+    "path in the uv version": ({"fastapi_gunicorn_uv_version": "0.13.9/../../etc"}, "fastapi_gunicorn_uv_version"),
+    "newline in the uv version": ({"fastapi_gunicorn_uv_version": "0.13.9\n"}, "fastapi_gunicorn_uv_version"),
     "newline in a requirement": ({"fastapi_gunicorn_requirements": ["requests\n--index-url http://evil.example/simple"]}, "fastapi_gunicorn_requirements"),
     "space in the index URL": ({"fastapi_gunicorn_pip_index_url": "https://mirror.example/simple --trusted-host evil"}, "fastapi_gunicorn_pip_index_url"),
     "newline in the health path": ({"fastapi_gunicorn_health_path": "/health\nHost: evil"}, "fastapi_gunicorn_health_path"),

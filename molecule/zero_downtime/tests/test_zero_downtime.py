@@ -1,8 +1,9 @@
 """Every change path under load fails no request; bad changes leave the live service as it was.
 
-Each case applies one change through the real role while tests/loadgen.py sends requests inside
-the container (keep-alive on, and off for a code reload and a restart), then checks the load
-summary, the play's outcome, and the host before and after.
+Each case applies one change through the real role, on the Debian 12 and the Debian 13 host at
+once, while tests/loadgen.py sends requests inside each container (keep-alive on, and off for a
+code reload and a restart), then checks each host's load summary, the play's outcome, and each
+host before and after.
 """
 
 import re
@@ -13,17 +14,20 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
-from changepaths import BASE, CONTAINER, PATHS, Harness  # noqa: E402
-from harness import VERSIONS, StreamedRun, check_load, docker_exec  # noqa: E402
+from changepaths import BASE, PATHS, Harness  # noqa: E402
+from harness import VERSIONS, StreamedRun, check_loads, docker_exec  # noqa: E402
 
 # failing_health and rollback run in test_failed_deploys_in_a_row_keep_the_last_healthy_state, three
 # failures and a rollback.yml under load.
 COVERED_BELOW = ("failing_health", "rollback")
 CASES = [(p, True) for p in PATHS if p.name not in COVERED_BELOW] + [(p, False) for p in PATHS if p.name in ("code", "dependencies")]
+# What built the venv the path makes live.
+INSTALLER = {"dependencies": "uv", "dependencies_pip": "pip"}
 # What a failed play must say, so the operator knows why and what state the host is in.
 MESSAGES = {
     "broken_import": ["module_that_does_not_exist"],
-    "failing_pip": ["Building the virtualenv", "the running service is untouched"],
+    "failing_install": ["Building the virtualenv", "the running service is untouched"],
+    "tampered_lock": ["Building the virtualenv", "the running service is untouched", "fastapi"],
 }
 
 
@@ -39,26 +43,31 @@ def harness():
 )
 def test_change_under_load(harness, path, keepalive):
     result = harness.run(path, keepalive=keepalive)
-    load, before, after = result["load"], result["before"], result["after"]
-    report = f"{path.name}: load={load} play rc={result['rc']}\n{result['output'][-4000:]}"
+    loads = {c: h["load"] for c, h in result["hosts"].items()}
+    report = f"{path.name}: load={loads} play rc={result['rc']}\n{result['output'][-4000:]}"
 
-    assert load["sent"] > 1000, report  # the load really ran through the change
-    assert load["failed"] == 0, report
     if path.expect_ok:
         assert result["rc"] == 0, report
     else:
         assert result["rc"] != 0, report
-    assert after["version"] == VERSIONS[path.expect_release], report
-    assert after["current"].endswith("/" + after["release"]), report
-    if path.expect_new_master:
-        assert after["main_pid"] != before["main_pid"], report
-    elif path.expect_ok:
-        assert after["main_pid"] == before["main_pid"], f"a HUP keeps the master\n{report}"
-    if not path.expect_ok:
-        # Nothing live moved: same release, same master.
-        assert (after["current"], after["main_pid"]) == (before["current"], before["main_pid"]), report
     for message in MESSAGES.get(path.name, []):
         assert message in result["output"], report
+    for container, host in result["hosts"].items():
+        load, before, after = host["load"], host["before"], host["after"]
+        on_host = f"{container}: {report}"
+        assert load["sent"] > 1000, on_host  # the load really ran through the change
+        assert load["failed"] == 0, on_host
+        assert after["version"] == VERSIONS[path.expect_release], on_host
+        assert after["current"].endswith("/" + after["release"]), on_host
+        if path.expect_new_master:
+            assert after["main_pid"] != before["main_pid"], on_host
+        elif path.expect_ok:
+            assert after["main_pid"] == before["main_pid"], f"a HUP keeps the master\n{on_host}"
+        if not path.expect_ok:
+            # Nothing live moved: same release, same master.
+            assert (after["current"], after["main_pid"]) == (before["current"], before["main_pid"]), on_host
+        if path.name in INSTALLER:
+            assert harness.installer(container) == INSTALLER[path.name], on_host
     assert result["restore_rc"] == 0, result["restore_output"]
 
 
@@ -68,24 +77,24 @@ LOCK = "/run/lock/fastapi_gunicorn-fastapi_app.lock"
 CONF = "/etc/fastapi_app/gunicorn_conf.py"
 
 
-def recap(output):
-    """The PLAY RECAP counts of the (only) host."""
-    found = re.search(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output)
+def recaps(output):
+    """The PLAY RECAP counts of each host."""
+    found = re.findall(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output, re.M)
     assert found, output[-3000:]
-    return {"ok": int(found[1]), "changed": int(found[2]), "failed": int(found[4])}
+    return {host: {"ok": int(ok), "changed": int(changed), "failed": int(failed)} for host, ok, changed, _, failed in found}
 
 
-def conf_setting(name):
-    line = docker_exec(CONTAINER, "grep", f"^{name} = ", CONF).stdout.strip()
-    return line.split(" = ", 1)[1]
+def conf_settings(harness, name):
+    """A setting's value in each host's gunicorn_conf.py (a set: one value when the hosts agree)."""
+    lines = {docker_exec(c, "grep", f"^{name} = ", CONF).stdout.strip() for c in harness.containers}
+    return {line.split(" = ", 1)[1] for line in lines}
 
 
 def play_under_load(harness, action, ok=True):
     """Run one play (action()) under load: no request may fail, and the play must succeed (or fail)."""
-    measured = harness.load[True].during(action)
-    play = measured["result"]
-    report = f"load={measured['load']}\n{play.stdout[-4000:]}"
-    check_load(measured, report, 500)
+    measured, play = harness.during(action)
+    report = play.stdout[-4000:]
+    check_loads(measured, report, 500)
     assert (play.returncode == 0) == ok, report
     return play, report
 
@@ -95,56 +104,62 @@ def test_failed_deploys_in_a_row_keep_the_last_healthy_state(harness):
     the last healthy state, nothing a rollback needs is pruned, and rollback.yml still works."""
     keep = {"fastapi_gunicorn_keep_releases": 2}
     assert harness.play({"app": "v2", **keep}).returncode == 0
-    healthy = harness.state()
-    assert len(healthy["states"]) == 2, healthy
+    healthy = harness.states()
+    for container, state in healthy.items():
+        assert len(state["states"]) == 2, (container, state)
 
     def attempts():
         return [harness.play({"app": "failing_health", "fastapi_gunicorn_release_id": f"fail-{i}",
                               "fastapi_gunicorn_health_retries": 5, **keep}) for i in (1, 2, 3)]
 
-    measured = harness.load[True].during(attempts)
-    for run in measured["result"]:
-        report = f"load={measured['load']}\n{run.stdout[-4000:]}"
+    measured, runs = harness.during(attempts)
+    for run in runs:
+        report = run.stdout[-4000:]
         assert run.returncode != 0, report
-        assert "answered 503" in run.stdout and "Rolled back to state " + healthy["states"][0] in run.stdout, report
-    check_load(measured, measured["result"][-1].stdout[-3000:], 500)
-    after = harness.state()
-    for key in ("release", "current", "states", "main_pid"):
-        assert after[key] == healthy[key], (key, after, healthy)
+        assert "answered 503" in run.stdout, report
+        for state in healthy.values():
+            assert "Rolled back to state " + state["states"][0] in run.stdout, report
+    check_loads(measured, runs[-1].stdout[-3000:], 500)
+    for container, after in harness.states().items():
+        for key in ("release", "current", "states", "main_pid"):
+            assert after[key] == healthy[container][key], (container, key, after, healthy[container])
 
     play_under_load(harness, lambda: harness.play(keep, playbook="playbooks/rollback.yml"))
-    rolled = harness.state()
-    assert rolled["version"] == VERSIONS["v1"], rolled
-    assert rolled["states"] == [healthy["states"][1], healthy["states"][0]], rolled
-    # The failed attempts are pruned once a change passes; what the kept states use stays.
-    assert sorted(docker_exec(CONTAINER, "ls", f"{BASE}/releases").stdout.split()) == sorted(rolled["releases"])
+    for container, rolled in harness.states().items():
+        assert rolled["version"] == VERSIONS["v1"], (container, rolled)
+        assert rolled["states"] == [healthy[container]["states"][1], healthy[container]["states"][0]], (container, rolled)
+        # The failed attempts are pruned once a change passes; what the kept states use stays.
+        assert sorted(docker_exec(container, "ls", f"{BASE}/releases").stdout.split()) == sorted(rolled["releases"]), container
 
 
 def test_interrupted_run_converges_when_run_again(harness):
     """A run killed after `current` moved and before the reload: the old workers still serve the old
     code. Run again, the role takes over the dead run's lock and makes the master serve the new release."""
     assert harness.play().returncode == 0  # the base state: from it, v2 is a code change (a HUP)
-    before = harness.state()
+    before = harness.states()
     killed = StreamedRun(harness.inventory, "molecule/zero_downtime/change.yml", harness.extra_vars({"app": "v2"}),
                          stop_at="fastapi_gunicorn.deploy.fastapi_gunicorn : Work out what the change needs").wait()
     assert killed.stopped, killed.stdout[-3000:]
-    between = harness.state()
-    assert between["current"] != before["current"], between
-    for key in ("release", "workers", "states", "main_pid"):
-        assert between[key] == before[key], (key, between, before)
-    assert docker_exec(CONTAINER, "test", "-e", LOCK, check=False).returncode == 0, "the killed run left its lock"
+    between = harness.states()
+    for container in harness.containers:
+        assert between[container]["current"] != before[container]["current"], (container, between)
+        for key in ("release", "workers", "states", "main_pid"):
+            assert between[container][key] == before[container][key], (container, key, between, before)
+        assert docker_exec(container, "test", "-e", LOCK, check=False).returncode == 0, f"{container}: the killed run left its lock"
 
     play, report = play_under_load(harness, lambda: harness.play({"app": "v2"}))
-    assert "took over" in play.stdout, report
-    after = harness.state()
-    assert after["version"] == VERSIONS["v2"] and after["current"] == between["current"], after
-    assert after["main_pid"] == before["main_pid"] and not set(after["workers"]) & set(before["workers"]), after
-    assert after["states"][0] != before["states"][0], after
+    assert play.stdout.count("took over") >= len(harness.containers), report
+    for container, after in harness.states().items():
+        was, moved = before[container], between[container]
+        assert after["version"] == VERSIONS["v2"] and after["current"] == moved["current"], (container, after)
+        assert after["main_pid"] == was["main_pid"] and not set(after["workers"]) & set(was["workers"]), (container, after)
+        assert after["states"][0] != was["states"][0], (container, after)
 
 
-def wait_for_lock(timeout=120):
+def wait_for_lock(harness, timeout=120):
+    """Until every host holds the lock."""
     deadline = time.monotonic() + timeout
-    while docker_exec(CONTAINER, "test", "-e", LOCK, check=False).returncode != 0:
+    while any(docker_exec(c, "test", "-e", LOCK, check=False).returncode != 0 for c in harness.containers):
         assert time.monotonic() < deadline, "the first run never took the lock"
         time.sleep(0.2)
 
@@ -156,40 +171,38 @@ def test_concurrent_runs_do_not_interleave(harness):
 
     def two_runs():
         first = StreamedRun(harness.inventory, change, harness.extra_vars({"fastapi_gunicorn_keepalive": 71}))
-        wait_for_lock()
+        wait_for_lock(harness)
         second = StreamedRun(harness.inventory, change, harness.extra_vars({"fastapi_gunicorn_keepalive": 72}))
         return first.wait(), second.wait()
 
-    measured = harness.load[True].during(two_runs)
-    first, second = measured["result"]
+    measured, (first, second) = harness.during(two_runs)
     report = f"first:\n{first.stdout[-3000:]}\nsecond:\n{second.stdout[-3000:]}"
-    check_load(measured, report, 500)
+    check_loads(measured, report, 500)
     assert first.returncode == 0 and second.returncode == 0, report
     # The second run went past its lock only after the first gave the lock back.
     assert second.first("TASK [fastapi_gunicorn.deploy.fastapi_gunicorn : Read the host again, under the lock]") > first.first("Give back the lock"), report
-    assert conf_setting("keepalive") == "72"
+    assert conf_settings(harness, "keepalive") == {"72"}
 
     def impatient():
         # A run with something to change takes the lock (a host with nothing to change is left alone).
         first = StreamedRun(harness.inventory, change, harness.extra_vars({"fastapi_gunicorn_keepalive": 73}))
-        wait_for_lock()
+        wait_for_lock(harness)
         second = harness.play({"fastapi_gunicorn_keepalive": 74, "fastapi_gunicorn_lock_timeout": 0})
         return first.wait(), second
 
-    measured = harness.load[True].during(impatient)
-    first, second = measured["result"]
+    measured, (first, second) = harness.during(impatient)
     report = f"first:\n{first.stdout[-3000:]}\nsecond:\n{second.stdout[-3000:]}"
-    check_load(measured, report, 500)
+    check_loads(measured, report, 500)
     assert first.returncode == 0, report
-    assert second.returncode != 0 and "holds the lock of fastapi_app" in second.stdout, report
-    assert recap(second.stdout)["changed"] == 0, report
-    assert conf_setting("keepalive") == "73"
+    assert second.returncode != 0 and second.stdout.count("holds the lock of fastapi_app") >= len(harness.containers), report
+    assert all(counts["changed"] == 0 for counts in recaps(second.stdout).values()), report
+    assert conf_settings(harness, "keepalive") == {"73"}
 
 
 def test_each_tag_works_alone(harness):
     """Every documented tag, alone, on the converged host: install changes nothing, deploy applies a
     config change (HUP: same master, new workers) and health-gates it, run checks the service."""
-    before = harness.state()
+    before = harness.states()
 
     def by_tag():
         return {
@@ -198,18 +211,18 @@ def test_each_tag_works_alone(harness):
             "run": harness.play({"fastapi_gunicorn_keepalive": 9}, tags="fastapi_gunicorn_run"),
         }
 
-    measured = harness.load[True].during(by_tag)
-    runs = measured["result"]
+    measured, runs = harness.during(by_tag)
     report = "\n".join(f"--- {tag}\n{run.stdout[-2500:]}" for tag, run in runs.items())
-    check_load(measured, report, 500)
+    check_loads(measured, report, 500)
     for tag, run in runs.items():
         assert run.returncode == 0, f"{tag}\n{report}"
-    assert recap(runs["install"].stdout)["changed"] == 0, report
-    assert recap(runs["run"].stdout)["changed"] == 0, report
-    after = harness.state()
-    assert conf_setting("keepalive") == "9"
-    assert after["main_pid"] == before["main_pid"] and not set(after["workers"]) & set(before["workers"]), after
-    assert after["states"][0] != before["states"][0], after
+    for tag in ("install", "run"):
+        assert all(counts["changed"] == 0 for counts in recaps(runs[tag].stdout).values()), report
+    assert conf_settings(harness, "keepalive") == {"9"}
+    for container, after in harness.states().items():
+        was = before[container]
+        assert after["main_pid"] == was["main_pid"] and not set(after["workers"]) & set(was["workers"]), (container, after)
+        assert after["states"][0] != was["states"][0], (container, after)
 
 
 def test_two_apps_on_one_host_stay_independent(harness):
@@ -218,12 +231,13 @@ def test_two_apps_on_one_host_stay_independent(harness):
     (no shared handler topics), and each serves on its own port."""
     two_apps = "molecule/zero_downtime/two_apps.yml"
     play_under_load(harness, lambda: harness.play(playbook=two_apps))
-    before = harness.state()
-    b_before = harness.state("app_b", 8001)
+    before = harness.states()
+    b_before = harness.states("app_b", 8001)
 
     _, report = play_under_load(harness, lambda: harness.play({"fastapi_gunicorn_test_app_b_keepalive": 80}, playbook=two_apps))
-    after = harness.state()
-    assert (after["main_pid"], after["workers"]) == (before["main_pid"], before["workers"]), report
-    b_after = harness.state("app_b", 8001)
-    assert b_after["main_pid"] == b_before["main_pid"] and not set(b_after["workers"]) & set(b_before["workers"]), report
-    assert docker_exec(CONTAINER, "grep", "-x", "keepalive = 80", "/etc/app_b/gunicorn_conf.py").returncode == 0
+    after = harness.states()
+    b_after = harness.states("app_b", 8001)
+    for c in harness.containers:
+        assert (after[c]["main_pid"], after[c]["workers"]) == (before[c]["main_pid"], before[c]["workers"]), f"{c}\n{report}"
+        assert b_after[c]["main_pid"] == b_before[c]["main_pid"] and not set(b_after[c]["workers"]) & set(b_before[c]["workers"]), report
+        assert docker_exec(c, "grep", "-x", "keepalive = 80", "/etc/app_b/gunicorn_conf.py").returncode == 0, c

@@ -1,15 +1,18 @@
 """Example FastAPI service deployed by the fastapi_gunicorn role.
 
 /health answers 200 while the worker serves; /version names the release the worker
-loaded (and the host that served it), so a deploy can check that new workers run the new code;
+loaded (and the host that served it), so a deploy can check that new workers run the new code
+(?delay_ms=N holds the answer back N ms: a load test then keeps requests in flight cheaply);
 /client shows the client address and scheme the app sees (behind a proxy: those it forwarded).
 """
 
+import asyncio
 import os
 import socket
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 
 APP_VERSION = (Path(__file__).parent / "VERSION").read_text(encoding="utf-8").strip()
 # The role deploys each release into releases/<id>/; resolving the path names the release
@@ -25,7 +28,9 @@ async def health() -> dict[str, str]:
 
 
 @app.get("/version")
-async def version() -> dict[str, str | int]:
+async def version(delay_ms: Annotated[int, Query(ge=0, le=1000)] = 0) -> dict[str, str | int]:
+    if delay_ms:
+        await asyncio.sleep(delay_ms / 1000)
     return {"version": APP_VERSION, "release": RELEASE, "host": socket.gethostname(), "pid": os.getpid()}
 
 
