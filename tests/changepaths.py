@@ -27,6 +27,11 @@ TEST_LOAD_PATH = "/version?delay_ms=20"
 PLAIN_LAYOUT = {"fastapi_gunicorn_worker_class": "uvicorn_worker.UvicornWorker", "fastapi_gunicorn_socket_activation": False}
 
 
+# The test's own pre- and post-switch task files (tests/playbooks/hooks/).
+SWITCH_TASKS = {"fastapi_gunicorn_pre_switch_tasks": str(ROOT / "tests" / "playbooks" / "hooks" / "pre_switch.yml"),
+                "fastapi_gunicorn_post_switch_tasks": str(ROOT / "tests" / "playbooks" / "hooks" / "post_switch.yml")}
+
+
 @dataclass
 class ChangePath:
     name: str
@@ -47,6 +52,17 @@ class ChangePath:
 PATHS = [
     ChangePath("config", "gunicorn_conf.py values (HUP)", change={"fastapi_gunicorn_keepalive": 7}),
     ChangePath("code", "app code, same dependencies (switch, HUP)", change={"app": "v2"}, expect_release="v2"),
+    # v3 with switch tasks, then two failures that must leave v3 live; the next path goes back to v1.
+    ChangePath(
+        "switch_tasks", "app code with pre- and post-switch tasks (a command as the service in the new release, a smoke test)",
+        change={"app": "v3", **SWITCH_TASKS}, expect_release="v3",
+    ),
+    ChangePath("failing_pre_switch", "pre-switch tasks that fail: stopped before the switch",
+               change={"app": "v2", **SWITCH_TASKS, "fastapi_gunicorn_test_refuse": True}, expect_ok=False,
+               expect_release="v3"),
+    ChangePath("failing_post_switch", "a post-switch smoke test that fails: automatic rollback",
+               change={"app": "v2", **SWITCH_TASKS, "fastapi_gunicorn_test_expect_version": "0.0.0"}, expect_ok=False,
+               expect_release="v3"),
     ChangePath(
         "dependencies", "a new dependency (new venv by uv, socket-held restart)",
         change={"fastapi_gunicorn_requirements": ["python-dotenv==1.0.1"]}, expect_new_master=True,

@@ -174,7 +174,7 @@ def test_rendered_config_values(host):
     # Execute the real file with the venv's Python and read back what gunicorn would read.
     script = (
         f"import json, runpy; c = runpy.run_path('{CONF}'); "
-        "print(json.dumps({k: v for k, v in c.items() if not k.startswith('_') and not callable(v) and k not in ('os', 'json')}))"
+        "print(json.dumps({k: v for k, v in c.items() if not k.startswith('_') and not callable(v) and type(v).__name__ != 'module'}))"
     )
     conf = json.loads(host.check_output(f"{live_venv(host)}/bin/python -c \"{script}\""))
     assert conf["wsgi_app"] == "main:app"
@@ -192,6 +192,8 @@ def test_rendered_config_values(host):
     # fastapi_gunicorn_extra_settings
     assert conf["backlog"] == 1024
     assert conf["proxy_allow_ips"] == "127.0.0.1"
+    # fastapi_gunicorn_access_log_format: json
+    assert conf["access_log_format"].startswith('{"remote_addr": %(h)s, ')
 
 
 def installed_packages(host, venv):
@@ -219,16 +221,78 @@ def test_hup_reload_replaces_workers_and_keeps_master(host):
     assert host.service(SERVICE).is_running
 
 
-def test_journal_holds_the_access_log(host):
-    host.run_expect([0], "curl -sS -o /dev/null http://127.0.0.1:8000/health?journal-probe=1")
+def journal_lines(host, since="-5min"):
+    return host.run(f"journalctl --unit {SERVICE} --no-pager --output cat --since {since}").stdout.splitlines()
+
+
+def test_journal_holds_the_access_log_as_json(host):
+    # A user agent with a quote, a backslash and a percent sign must still give valid JSON.
+    agent = 'probe "quoted" back\\slash 100%'
+    host.run_expect([0], f"curl -sS -o /dev/null -A '{agent}' 'http://127.0.0.1:8000/health?journal-probe=1'")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        journal = host.run(f"journalctl --unit {SERVICE} --no-pager --since -5min").stdout
-        if "GET /health?journal-probe=1 HTTP/1.1" in journal:
+        lines = [line for line in journal_lines(host) if "journal-probe=1" in line]
+        if lines:
             break
         time.sleep(0.5)
-    assert "GET /health?journal-probe=1 HTTP/1.1" in journal
-    assert "Booting worker" in journal or "Started server process" in journal
+    assert len(lines) == 1, lines
+    entry = json.loads(lines[0])
+    assert {k: entry[k] for k in ("method", "path", "query", "protocol", "status", "user_agent", "forwarded_for")} == {
+        "method": "GET", "path": "/health", "query": "journal-probe=1", "protocol": "HTTP/1.1", "status": 200,
+        "user_agent": agent, "forwarded_for": None,
+    }
+    assert entry["remote_addr"] == "127.0.0.1"
+    assert isinstance(entry["duration_us"], int) and isinstance(entry["bytes"], int)
+
+
+def test_server_hooks_come_from_the_live_release(host):
+    # The example app's gunicorn_hooks.py logs each fork with its release: every worker running now
+    # was forked by the live release's hooks (the last reload loaded them).
+    release = Path(host.file(f"{BASE}/current").linked_to).name
+    journal = "\n".join(journal_lines(host, since="-30min"))
+    for pid in worker_pids(host, main_pid(host)):
+        assert f"gunicorn_hooks: worker {pid} forked with the hooks of release {release}" in journal, pid
+
+
+def requests_counted(host, route):
+    metrics = host.check_output("curl -sS http://127.0.0.1:8000/metrics")
+    pattern = re.compile(rf'^app_requests_total{{route="{re.escape(route)}",status="200"}} ([0-9.e+]+)$', re.M)
+    return sum(float(value) for value in pattern.findall(metrics))
+
+
+def send_concurrently(host, count):
+    """count requests to /version, 8 at a time, each held 50 ms so they overlap; the workers that answered."""
+    out = host.check_output(f"seq {count} | xargs -P 8 -I{{}} curl -sS --fail 'http://127.0.0.1:8000/version?delay_ms=50'")
+    decoder, bodies, at = json.JSONDecoder(), [], 0
+    while at < len(out):  # the answers, back to back
+        body, at = decoder.raw_decode(out, at)
+        bodies.append(body)
+    assert len(bodies) == count, out
+    return {body["pid"] for body in bodies}
+
+
+def test_metrics_sum_all_workers_and_survive_a_reload(host):
+    multiproc_dir = "/run/fastapi_app/prometheus"
+    assert f"PROMETHEUS_MULTIPROC_DIR={multiproc_dir}" in unit_property(host, "Environment")
+    # Emptied at start: after a restart the count begins again.
+    host.run_expect([0], f"systemctl restart {SERVICE}")
+    assert requests_counted(host, "/version") == 0
+    sent, served_by = 0, set()
+    while len(served_by) < 2 and sent < 120:  # until two workers have answered (the kernel spreads connections)
+        served_by |= send_concurrently(host, 40)
+        sent += 40
+    assert len(served_by) >= 2, served_by
+    assert requests_counted(host, "/version") == sent
+    master = main_pid(host)
+    before = worker_pids(host, master)
+    host.run_expect([0], f"systemctl reload {SERVICE}")
+    after = wait_for_workers(host, master, WORKERS, not_in=before)
+    served_after = send_concurrently(host, 40)
+    assert served_after <= set(after)
+    # The old workers' counts stay; child_exit removed only their live gauges.
+    assert requests_counted(host, "/version") == sent + 40
+    files = host.check_output(f"ls {multiproc_dir}").split()
+    assert {f"counter_{pid}.db" for pid in served_by | served_after} <= set(files), files
 
 
 def record(host):

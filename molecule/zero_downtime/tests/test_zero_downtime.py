@@ -28,6 +28,8 @@ MESSAGES = {
     "broken_import": ["module_that_does_not_exist"],
     "failing_install": ["Building the virtualenv", "the running service is untouched"],
     "tampered_lock": ["Building the virtualenv", "the running service is untouched", "fastapi"],
+    "failing_pre_switch": ["failed its check before the switch (Import the new release", "pre-switch check refused release"],
+    "failing_post_switch": ["Check the answer", "smoke test: release", "Rolled back to state"],
 }
 
 
@@ -68,6 +70,12 @@ def test_change_under_load(harness, path, keepalive):
             assert (after["current"], after["main_pid"]) == (before["current"], before["main_pid"]), on_host
         if path.name in INSTALLER:
             assert harness.installer(container) == INSTALLER[path.name], on_host
+        if path.name == "switch_tasks":
+            # The pre-switch command ran as the service user, in the new release and its venv.
+            last = docker_exec(container, "tail", "-n1", "/var/lib/fastapi_app/pre_switch.log").stdout.split()
+            uid = docker_exec(container, "id", "-u", "fastapi_app").stdout.strip()
+            assert last == [after["release"], after["version"], uid, f"{BASE}/releases/{after['release']}", last[4]], on_host
+            assert last[4].startswith(f"{BASE}/venvs/"), on_host
     assert result["restore_rc"] == 0, result["restore_output"]
 
 

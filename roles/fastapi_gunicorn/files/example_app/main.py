@@ -3,7 +3,9 @@
 /health answers 200 while the worker serves; /version names the release the worker
 loaded (and the host that served it), so a deploy can check that new workers run the new code
 (?delay_ms=N holds the answer back N ms: a load test then keeps requests in flight cheaply);
-/client shows the client address and scheme the app sees (behind a proxy: those it forwarded).
+/client shows the client address and scheme the app sees (behind a proxy: those it forwarded);
+/metrics counts the requests served, by route, across all workers when prometheus_client runs in
+multiprocess mode (PROMETHEUS_MULTIPROC_DIR, which fastapi_gunicorn_prometheus_multiproc sets).
 """
 
 import asyncio
@@ -12,7 +14,8 @@ import socket
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest, multiprocess
 
 APP_VERSION = (Path(__file__).parent / "VERSION").read_text(encoding="utf-8").strip()
 # The role deploys each release into releases/<id>/; resolving the path names the release
@@ -20,6 +23,17 @@ APP_VERSION = (Path(__file__).parent / "VERSION").read_text(encoding="utf-8").st
 RELEASE = Path(__file__).resolve().parent.name
 
 app = FastAPI(title="fastapi_gunicorn example", version=APP_VERSION)
+
+REQUESTS = Counter("app_requests", "Requests served, by route and status", ["route", "status"])
+
+
+@app.middleware("http")
+async def count_requests(request: Request, call_next):
+    response = await call_next(request)
+    # The route's template, not the raw path: unknown paths must not grow the label set.
+    route = request.scope.get("route")
+    REQUESTS.labels(route=route.path if route else "unmatched", status=str(response.status_code)).inc()
+    return response
 
 
 @app.get("/health")
@@ -42,3 +56,13 @@ async def root() -> dict[str, str]:
 @app.get("/client")
 async def client(request: Request) -> dict[str, str | None]:
     return {"client": request.client.host if request.client else None, "scheme": request.url.scheme}
+
+
+@app.get("/metrics")
+async def metrics() -> Response:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
