@@ -72,6 +72,11 @@ PATHS = [
         change={"fastapi_gunicorn_requirements": ["python-dotenv==1.0.0"], "fastapi_gunicorn_installer": "pip"}, expect_new_master=True,
     ),
     ChangePath(
+        "constraints", "an unpinned dependency limited by the app's constraints file (new venv, socket-held restart)",
+        change={"app": "constrained", "fastapi_gunicorn_app_constraints_file": "constraints.txt", "fastapi_gunicorn_requirements": ["python-dotenv"]},
+        expect_new_master=True,
+    ),
+    ChangePath(
         "gunicorn_upgrade", "gunicorn 27.0.0 -> 27.0.1 (new venv, socket-held restart)",
         change={"fastapi_gunicorn_gunicorn_version": "27.0.1"}, expect_new_master=True,
     ),
@@ -87,6 +92,8 @@ PATHS = [
     ),
     ChangePath("hash_locked", "a hash-locked requirements.txt (new venv, --require-hashes, socket-held restart)",
                change={"app": "hash_locked"}, expect_new_master=True, restore=True),
+    ChangePath("uv_lock", "a uv project: uv.lock exported on the controller (new venv, --require-hashes, socket-held restart)",
+               change={"app": "uv_lock"}, expect_new_master=True, restore=True),
     ChangePath("tampered_lock", "a lock whose hash does not match the package: stopped before the switch",
                change={"app": "tampered_lock"}, expect_ok=False),
     ChangePath("broken_import", "a release that does not import: stopped before the switch", change={"app": "broken_import"}, expect_ok=False),
@@ -152,10 +159,14 @@ class Harness:
         return {"version": version["version"], "release": version["release"], "main_pid": main_pid, "workers": workers,
                 "current": current, "states": [h["state"] for h in history], "releases": [h["release"] for h in history]}
 
+    def live_venv(self, container, service="fastapi_app"):
+        """The venv the unit starts gunicorn from."""
+        start = docker_exec(container, "systemctl", "show", "--property", "ExecStart", "--value", f"{service}.service").stdout
+        return re.search(rf"/srv/{service}/venvs/[0-9a-f]+", start).group(0)
+
     def installer(self, container, service="fastapi_app"):
         """What built the live venv: uv writes its version into pyvenv.cfg, pip (python -m venv) does not."""
-        start = docker_exec(container, "systemctl", "show", "--property", "ExecStart", "--value", f"{service}.service").stdout
-        venv = re.search(rf"/srv/{service}/venvs/[0-9a-f]+", start).group(0)
+        venv = self.live_venv(container, service)
         return "uv" if re.search(r"^uv = ", docker_exec(container, "cat", f"{venv}/pyvenv.cfg").stdout, re.M) else "pip"
 
     def states(self, service="fastapi_app", port=8000):

@@ -28,10 +28,12 @@ def docker_exec(container, *args, check=True):
 
 
 def app_variants(workdir: Path) -> dict:
-    """Example-app variants on the controller: v1 (the example app), v2, v3, broken ones, and v1 with a
-    hash-locked requirements.txt (tests/fixtures/hash_locked), intact and tampered with."""
+    """Example-app variants on the controller: v1 (the example app), v2, v3, broken ones, v1 with a
+    hash-locked requirements.txt (tests/fixtures/hash_locked), intact and tampered with, v1 as a uv
+    project with a uv.lock and no requirements.txt (tests/fixtures/uv_lock), and v1 with a constraints
+    file that pins python-dotenv."""
     variants = {}
-    for name in (*VERSIONS, "broken_import", "failing_health", "hash_locked", "tampered_lock"):
+    for name in (*VERSIONS, "broken_import", "failing_health", "hash_locked", "tampered_lock", "uv_lock", "constrained"):
         target = workdir / name
         shutil.copytree(EXAMPLE_APP, target)
         variants[name] = str(target) + "/"
@@ -46,6 +48,10 @@ def app_variants(workdir: Path) -> dict:
     tampered = re.sub(r"(?m)^fastapi==.*\n(?:\s+--hash=sha256:.*\n)+", lambda m: re.sub(r"sha256:([0-9a-f])", other_digit, m.group(0)), lock)
     assert tampered != lock
     (workdir / "tampered_lock" / "requirements.txt").write_text(tampered, encoding="utf-8")
+    (workdir / "constrained" / "constraints.txt").write_text("# the company's pins\npython-dotenv==1.0.1\n", encoding="utf-8")
+    (workdir / "uv_lock" / "requirements.txt").unlink()
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy(ROOT / "tests" / "fixtures" / "uv_lock" / name, workdir / "uv_lock" / name)
     main = workdir / "broken_import" / "main.py"
     main.write_text(main.read_text(encoding="utf-8") + "\nimport module_that_does_not_exist  # noqa\n", encoding="utf-8")
     main = workdir / "failing_health" / "main.py"

@@ -6,13 +6,17 @@ swap and pruning. host_state: every kind of difference it reports, and none on a
 format_errors: one message per failed check, secrets not echoed.
 """
 
+import functools
 import hashlib
 import http.server
+import io
 import json
 import os
 import subprocess
 import tarfile
 import threading
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -89,6 +93,135 @@ def test_source_archive_refuses_a_link_out_of_the_source(source, tmp_path):
     (source / "leak").symlink_to(tmp_path / "outside")
     result = lookup(f"lookup('fastapi_gunicorn.deploy.source_archive', '{source}', cache_dir='{tmp_path / 'cache'}')")
     assert result.get("failed") and "leak links outside the source" in result["msg"], result
+
+
+def git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repository(tmp_path):
+    """A repository with two commits on main (VERSION 1, then 2) and a tag on the first."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "config", "user.email", "test@example.invalid")
+    git(repo, "config", "user.name", "test")
+    for version in ("1", "2"):
+        (repo / "VERSION").write_text(version + "\n")
+        git(repo, "add", "VERSION")
+        git(repo, "commit", "--quiet", "-m", f"version {version}")
+        if version == "1":
+            git(repo, "tag", "v1")
+    return repo
+
+
+def git_source(repo, tmp_path, **options):
+    extra = "".join(f", {name}='{value}'" for name, value in options.items())
+    return lookup(f"lookup('fastapi_gunicorn.deploy.git_source', '{repo}'{extra}, cache_dir='{tmp_path / 'cache'}')")
+
+
+def test_git_source_resolves_branch_tag_and_commit_and_exports_the_tree(repository, tmp_path):
+    head, first = git(repository, "rev-parse", "main"), git(repository, "rev-parse", "v1")
+    for options, commit, version in (({"ref": "main"}, head, "2"), ({"ref": "v1"}, first, "1"), ({"ref": first[:10]}, first, "1"),
+                                     ({"ref": "main", "commit": first}, first, "1")):
+        result = git_source(repository, tmp_path, **options)["msg"]
+        assert result["commit"] == commit, (options, result)
+        tree = Path(result["path"])
+        assert (tree / "VERSION").read_text() == version + "\n" and not (tree / ".git").exists(), (options, sorted(tree.iterdir()))
+
+
+def test_git_source_sees_a_moved_branch(repository, tmp_path):
+    before = git_source(repository, tmp_path, ref="main")["msg"]["commit"]
+    (repository / "VERSION").write_text("3\n")
+    git(repository, "commit", "--quiet", "-am", "version 3")
+    after = git_source(repository, tmp_path, ref="main")["msg"]["commit"]
+    assert after != before and after == git(repository, "rev-parse", "main")
+
+
+def test_git_source_names_the_variable_of_what_cannot_be_read(repository, tmp_path):
+    result = git_source(repository, tmp_path, ref="no-such-branch")
+    assert result.get("failed") and "fastapi_gunicorn_app_git_ref no-such-branch is not a branch, tag or commit" in result["msg"], result
+    result = git_source(repository, tmp_path, commit="0" * 40)
+    assert result.get("failed") and "fastapi_gunicorn_app_git_commit" in result["msg"], result
+    result = git_source(tmp_path / "no-such-repo", tmp_path, ref="main")
+    assert result.get("failed") and "fastapi_gunicorn_app_git_repo" in result["msg"] and "cannot be read" in result["msg"], result
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def artifact_source(artifact, tmp_path, checksum):
+    return lookup(f"lookup('fastapi_gunicorn.deploy.artifact_source', '{artifact}', checksum='{checksum}', cache_dir='{tmp_path / 'cache'}')")
+
+
+@pytest.fixture
+def artifacts(tmp_path):
+    """An sdist-like tarball (one top directory), a wheel (a zip, files at the top), and hostile tarballs."""
+    made = tmp_path / "made"
+    (made / "orders-1.0" / "orders").mkdir(parents=True)
+    (made / "orders-1.0" / "orders" / "main.py").write_text("app = 1\n")
+    (made / "orders-1.0" / "requirements.txt").write_text("fastapi\n")
+    with tarfile.open(made / "orders-1.0.tar.gz", "w:gz") as archive:
+        archive.add(made / "orders-1.0", arcname="orders-1.0")
+    with zipfile.ZipFile(made / "orders-1.0-py3-none-any.whl", "w") as archive:
+        archive.writestr("orders/main.py", "app = 2\n")
+        archive.writestr("orders-1.0.dist-info/METADATA", "Name: orders\n")
+    for name, member in (("climbing", "../outside.py"), ("link", "orders/leak")):
+        with tarfile.open(made / f"{name}.tar.gz", "w:gz") as archive:
+            info = tarfile.TarInfo(member)
+            if name == "link":
+                info.type, info.linkname = tarfile.SYMTYPE, "/etc/shadow"
+            archive.addfile(info, io.BytesIO(b"") if name != "link" else None)
+    return made
+
+
+def test_artifact_source_unpacks_an_sdist_from_inside_and_a_wheel_as_is(artifacts, tmp_path):
+    for artifact, main, extra in ((artifacts / "orders-1.0.tar.gz", "app = 1\n", "requirements.txt"),
+                                  (artifacts / "orders-1.0-py3-none-any.whl", "app = 2\n", "orders-1.0.dist-info/METADATA")):
+        result = artifact_source(artifact, tmp_path, "sha256:" + sha256(artifact))["msg"]
+        tree = Path(result["path"])
+        assert result["sha256"] == sha256(artifact) and tree.name == sha256(artifact)
+        assert (tree / "orders" / "main.py").read_text() == main and (tree / extra).is_file(), sorted(tree.rglob("*"))
+
+
+def test_artifact_source_checks_the_checksum_before_anything_else(artifacts, tmp_path):
+    artifact = artifacts / "orders-1.0.tar.gz"
+    result = artifact_source(artifact, tmp_path, "sha256:" + "0" * 64)
+    assert result.get("failed") and "fastapi_gunicorn_app_artifact_checksum does not match" in result["msg"], result
+    assert sha256(artifact) in result["msg"] and not (tmp_path / "cache" / "trees").exists()
+
+
+def test_artifact_source_refuses_members_out_of_the_tree(artifacts, tmp_path):
+    for name in ("climbing", "link"):
+        artifact = artifacts / f"{name}.tar.gz"
+        result = artifact_source(artifact, tmp_path, sha256(artifact))
+        assert result.get("failed") and "is refused" in result["msg"], (name, result)
+    assert not (tmp_path / "outside.py").exists()
+
+
+def test_artifact_source_downloads_and_verifies_a_url(artifacts, tmp_path):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(artifacts))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/orders-1.0.tar.gz"
+        result = artifact_source(url, tmp_path, sha256(artifacts / "orders-1.0.tar.gz"))["msg"]
+        assert (Path(result["path"]) / "orders" / "main.py").read_text() == "app = 1\n"
+        bad = artifact_source(url.replace("orders-1.0.tar.gz", "orders-1.0-py3-none-any.whl"), tmp_path, sha256(artifacts / "orders-1.0.tar.gz"))
+        assert bad.get("failed") and "does not match" in bad["msg"], bad
+        assert [p.name for p in (tmp_path / "cache" / "downloads").iterdir()] == [f"{sha256(artifacts / 'orders-1.0.tar.gz')}-orders-1.0.tar.gz"]
+    finally:
+        server.shutdown()
+
+
+def test_requirement_lines_joins_continuations_and_drops_comments(tmp_path):
+    text = "# pins\nfastapi==1.0 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n\nuvicorn  # the server\n-c constraints.txt\n"
+    (tmp_path / "requirements.txt").write_text(text)
+    result = lookup(f"lookup('ansible.builtin.file', '{tmp_path / 'requirements.txt'}') | fastapi_gunicorn.deploy.requirement_lines")
+    # The space before each backslash stays: the lines name venvs, which must not change between versions.
+    assert result["msg"] == ["fastapi==1.0  --hash=sha256:aa  --hash=sha256:bb", "uvicorn", "-c constraints.txt"], result
 
 
 def test_state_files_writes_atomically_and_only_what_differs(tmp_path):

@@ -1,5 +1,6 @@
 """Verify the converged host: real systemd, real gunicorn, real HTTP."""
 
+import hashlib
 import json
 import os
 import re
@@ -370,3 +371,59 @@ def test_the_built_collection_runs_from_its_installed_copy(tmp_path):
     assert f"task path: {root}/roles/" not in out, out
     recaps = re.findall(r"^(fastapi-gunicorn-default\S*)\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", out, re.M)
     assert sorted(recaps) == [("fastapi-gunicorn-default", "0"), ("fastapi-gunicorn-default-debian13", "0")], out
+
+
+def test_git_and_artifact_sources_deploy_once_and_bad_ones_change_nothing(tmp_path):
+    """The example app from a git repository and as a tarball on the controller, on both hosts: each
+    deploys the release it names (the commit, the checksum), and the same source again changes
+    nothing; an unknown ref and a tarball whose checksum does not match fail before any host changes.
+    Last, the converged state again (the directory source)."""
+    root = Path(__file__).resolve().parents[3]
+    repo = tmp_path / "repo"
+    subprocess.run(["cp", "-r", str(root / "roles" / "fastapi_gunicorn" / "files" / "example_app"), str(repo)], check=True)
+    (repo / "VERSION").write_text("4.0.0-git\n")
+    for command in (["init", "--quiet", "--initial-branch=main"], ["add", "."],
+                    ["-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "--quiet", "-m", "git release"]):
+        subprocess.run(["git", "-C", str(repo), *command], check=True)
+    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    # The artifact: an sdist-style tarball, every file in one top directory.
+    (repo / "VERSION").write_text("5.0.0-artifact\n")
+    tarball = tmp_path / "example-5.0.0.tar.gz"
+    subprocess.run(["tar", "-czf", str(tarball), "--exclude=.git", "-C", str(tmp_path), "--transform", "s,^repo,example-5.0.0,", "repo"], check=True)
+    checksum = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    hosts = ["fastapi-gunicorn-default", "fastapi-gunicorn-default-debian13"]
+
+    def site(**extra):
+        argv = [arg for name, value in extra.items() for arg in ("-e", f"fastapi_gunicorn_{name}={value}")]
+        result = subprocess.run(["ansible-playbook", "-i", str(inventory), str(root / "playbooks" / "site.yml"), *argv],
+                                cwd=root, capture_output=True, text=True, timeout=600)
+        changed = dict(re.findall(r"^(fastapi-gunicorn-default\S*)\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout, re.M))
+        return result, changed, result.stdout[-4000:] + result.stderr[-2000:]
+
+    def live():
+        return {h: json.loads(subprocess.run(["docker", "exec", h, "curl", "-sS", "http://127.0.0.1:8000/version"], check=True,
+                                             capture_output=True, text=True).stdout) for h in hosts}
+
+    sources = [({"app_git_repo": str(repo), "app_git_ref": "main"}, commit[:12], "4.0.0-git"),
+               ({"app_artifact": str(tarball), "app_artifact_checksum": f"sha256:{checksum}"}, checksum[:12], "5.0.0-artifact")]
+    for source, release, version in sources:
+        result, changed, report = site(**source)
+        assert result.returncode == 0, report
+        for host, answer in live().items():
+            assert (answer["release"], answer["version"]) == (release, version), (host, answer, report)
+        result, changed, report = site(**source)
+        assert result.returncode == 0 and changed == dict.fromkeys(hosts, "0"), report
+
+    before = live()
+    for source, message in (({"app_git_repo": str(repo), "app_git_ref": "no-such-branch"},
+                             "fastapi_gunicorn_app_git_ref no-such-branch is not a branch, tag or commit"),
+                            ({"app_artifact": str(tarball), "app_artifact_checksum": "sha256:" + "0" * 64},
+                             "fastapi_gunicorn_app_artifact_checksum does not match")):
+        result, changed, report = site(**source)
+        assert result.returncode != 0 and message in report, report
+        assert changed == dict.fromkeys(hosts, "0") and live() == before, report
+
+    result, changed, report = site()
+    assert result.returncode == 0, report
+    assert {answer["version"] for answer in live().values()} == {"1.0.0"}, report

@@ -79,15 +79,31 @@ def check_summary(output, before, after, outcomes):
         assert float(rows[host][2]) > 0 and rows[host][3] == outcome, (host, rows)
 
 
-def test_rolling_update(fleet):
+def git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_rolling_update(fleet, tmp_path):
+    """v2 from a git branch that moves during the rollout (each drain step commits to it): the branch
+    is resolved once, so every host of every batch deploys the commit it named at the start."""
+    repo = tmp_path / "repo"
+    subprocess.run(["cp", "-r", fleet.apps["v2"], str(repo)], check=True)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", ".")
+    git(repo, "commit", "--quiet", "-m", "v2")
+    commit = git(repo, "rev-parse", "HEAD")
+    extra = {"fastapi_gunicorn_app_git_repo": str(repo), "fastapi_gunicorn_app_git_ref": "main", "fastapi_gunicorn_test_repo": str(repo),
+             "fastapi_gunicorn_rollout_drain_tasks": str(ROOT / "molecule" / "fleet" / "hooks" / "move_branch.yml")}
     before = fleet.state()
-    measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", app="v2"))
+    measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", app="v2", extra=extra))
     report = describe(measured)
     check_load(measured, report, 1000)
     assert measured["result"].returncode == 0, report
     after = fleet.state()
     assert {s["version"] for s in after.values()} == {VERSIONS["v2"]}, after
-    assert len({s["release"] for s in after.values()}) == 1, "one release id for the whole rollout"
+    assert {s["release"] for s in after.values()} == {commit[:12]}, "the commit the branch named at the start, on every host"
+    assert git(repo, "rev-list", "--count", f"{commit}..main") == str(len(APPS)), "the branch moved once per host during the rollout"
     assert all(s["current"].endswith("/" + s["release"]) for s in after.values()), after
     # The clients saw the old release, then the new one: the load crossed the rollout.
     seen = measured["load"]["seen"]

@@ -70,6 +70,13 @@ def test_change_under_load(harness, path, keepalive):
             assert (after["current"], after["main_pid"]) == (before["current"], before["main_pid"]), on_host
         if path.name in INSTALLER:
             assert harness.installer(container) == INSTALLER[path.name], on_host
+        if path.name == "constraints":
+            packages = docker_exec(container, "sh", "-c", f"ls {harness.live_venv(container)}/lib/python3*/site-packages").stdout.split()
+            assert "python_dotenv-1.0.1.dist-info" in packages, on_host
+        if path.name in ("hash_locked", "uv_lock"):
+            # Installed from the lock alone, in --require-hashes mode: every line carries its hashes.
+            lock = docker_exec(container, "cat", f"{harness.live_venv(container)}/requirements.txt").stdout
+            assert "prometheus-client==0.26.0" in lock and lock.count("--hash=sha256:") > 20, on_host
         if path.name == "switch_tasks":
             # The pre-switch command ran as the service user, in the new release and its venv.
             last = docker_exec(container, "tail", "-n1", "/var/lib/fastapi_app/pre_switch.log").stdout.split()
