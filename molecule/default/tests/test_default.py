@@ -397,7 +397,8 @@ def test_git_and_artifact_sources_deploy_once_and_bad_ones_change_nothing(tmp_pa
     def site(**extra):
         argv = [arg for name, value in extra.items() for arg in ("-e", f"fastapi_gunicorn_{name}={value}")]
         result = subprocess.run(["ansible-playbook", "-i", str(inventory), str(root / "playbooks" / "site.yml"), *argv],
-                                cwd=root, capture_output=True, text=True, timeout=600)
+                                cwd=root, capture_output=True, text=True, timeout=600,
+                                env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"})
         changed = dict(re.findall(r"^(fastapi-gunicorn-default\S*)\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout, re.M))
         return result, changed, result.stdout[-4000:] + result.stderr[-2000:]
 
