@@ -403,8 +403,10 @@ def test_git_and_artifact_sources_deploy_once_and_bad_ones_change_nothing(tmp_pa
         return result, changed, result.stdout[-4000:] + result.stderr[-2000:]
 
     def live():
-        return {h: json.loads(subprocess.run(["docker", "exec", h, "curl", "-sS", "http://127.0.0.1:8000/version"], check=True,
-                                             capture_output=True, text=True).stdout) for h in hosts}
+        """Each host's answer without the worker's pid (either worker may answer)."""
+        answers = {h: json.loads(subprocess.run(["docker", "exec", h, "curl", "-sS", "http://127.0.0.1:8000/version"], check=True,
+                                                capture_output=True, text=True).stdout) for h in hosts}
+        return {h: {k: v for k, v in answer.items() if k != "pid"} for h, answer in answers.items()}
 
     sources = [({"app_git_repo": str(repo), "app_git_ref": "main"}, commit[:12], "4.0.0-git"),
                ({"app_artifact": str(tarball), "app_artifact_checksum": f"sha256:{checksum}"}, checksum[:12], "5.0.0-artifact")]
