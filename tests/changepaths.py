@@ -157,7 +157,8 @@ class Harness:
         record = docker_exec(container, "cat", f"/etc/ansible/facts.d/{service}.fact", check=False).stdout
         history = json.loads(record)["history"] if record else []
         return {"version": version["version"], "release": version["release"], "main_pid": main_pid, "workers": workers,
-                "current": current, "states": [h["state"] for h in history], "releases": [h["release"] for h in history]}
+                "current": current, "states": [h["state"] for h in history], "releases": [h["release"] for h in history],
+                "venv": self.live_venv(container, service)}
 
     def live_venv(self, container, service="fastapi_app"):
         """The venv the unit starts gunicorn from."""

@@ -71,11 +71,11 @@ def test_change_under_load(harness, path, keepalive):
         if path.name in INSTALLER:
             assert harness.installer(container) == INSTALLER[path.name], on_host
         if path.name == "constraints":
-            packages = docker_exec(container, "sh", "-c", f"ls {harness.live_venv(container)}/lib/python3*/site-packages").stdout.split()
+            packages = docker_exec(container, "sh", "-c", f"ls {after['venv']}/lib/python3*/site-packages").stdout.split()
             assert "python_dotenv-1.0.1.dist-info" in packages, on_host
         if path.name in ("hash_locked", "uv_lock"):
             # Installed from the lock alone, in --require-hashes mode: every line carries its hashes.
-            lock = docker_exec(container, "cat", f"{harness.live_venv(container)}/requirements.txt").stdout
+            lock = docker_exec(container, "cat", f"{after['venv']}/requirements.txt").stdout  # kept: the restore made a newer state
             assert "prometheus-client==0.26.0" in lock and lock.count("--hash=sha256:") > 20, on_host
         if path.name == "switch_tasks":
             # The pre-switch command ran as the service user, in the new release and its venv.
