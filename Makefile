@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS := 1
 
-.PHONY: setup lab lab-rollout lab-load lab-down lint docs test test-preflight test-molecule bench bench-fleet
+.PHONY: setup lab lab-rollout lab-rollout-db lab-load lab-down lint docs test test-preflight test-molecule bench bench-fleet
 
 setup:
 	bash scripts/setup.sh
@@ -18,6 +18,10 @@ VERSION ?= 2.0.0
 lab-rollout: setup
 	rm -rf .lab/app && mkdir -p .lab && cp -r roles/fastapi_gunicorn/files/example_app .lab/app && echo $(VERSION) > .lab/app/VERSION
 	ansible-playbook playbooks/rolling_update.yml -e fastapi_gunicorn_app_src=$(CURDIR)/.lab/app/
+
+## Roll the database example (examples/db_app, on the lab's PostgreSQL) across the lab: its migration runs once, on the canary.
+lab-rollout-db: setup
+	ansible-playbook playbooks/rolling_update.yml -e @examples/db_app/lab.yml
 
 ## Load the lab's HAProxy frontend with wrk for DURATION seconds (run it beside lab-rollout to watch a rollout).
 DURATION ?= 10

@@ -52,6 +52,11 @@ class ChangePath:
 PATHS = [
     ChangePath("config", "gunicorn_conf.py values (HUP)", change={"fastapi_gunicorn_keepalive": 7}),
     ChangePath("code", "app code, same dependencies (switch, HUP)", change={"app": "v2"}, expect_release="v2"),
+    # v2 again with a companion worker (started after the service's gate); the next path, which has
+    # none, stops it and removes its unit.
+    ChangePath("companions", "app code with a companion worker (switch, HUP, the worker restarted after the gate)",
+               change={"app": "v2", "fastapi_gunicorn_companions": [{"name": "worker", "command": ["python", "-m", "worker"]}]},
+               expect_release="v2"),
     # v3 with switch tasks, then two failures that must leave v3 live; the next path goes back to v1.
     ChangePath(
         "switch_tasks", "app code with pre- and post-switch tasks (a command as the service in the new release, a smoke test)",

@@ -88,6 +88,23 @@ CASES = {
     "artifact path with a newline": ({"fastapi_gunicorn_app_artifact": "/tmp/app.tar.gz\nx", "fastapi_gunicorn_app_artifact_checksum": "sha256:" + "0" * 64},
                                      "fastapi_gunicorn_app_artifact"),
     "artifact without a checksum": ({"fastapi_gunicorn_app_artifact": "/tmp/app.tar.gz"}, "fastapi_gunicorn_app_artifact_checksum"),
+    "companion name with a unit suffix": ({"fastapi_gunicorn_companions": [{"name": "worker.service", "command": ["python"]}]},
+                                          "fastapi_gunicorn_companions"),
+    "companion command with a newline": ({"fastapi_gunicorn_companions": [{"name": "worker", "command": ["python", "-m", "worker" + INJECT]}]},
+                                         "fastapi_gunicorn_companions"),
+    "companion command with a relative path": ({"fastapi_gunicorn_companions": [{"name": "worker", "command": ["../bin/sh"]}]},
+                                               "fastapi_gunicorn_companions"),
+    "companion without a command": ({"fastapi_gunicorn_companions": [{"name": "worker", "command": []}]}, "fastapi_gunicorn_companions"),
+    "companion schedule with a unit line": ({"fastapi_gunicorn_companions": [{"name": "job", "command": ["python"], "schedule": "daily" + INJECT}]},
+                                            "fastapi_gunicorn_companions"),
+    "two companions with one name": ({"fastapi_gunicorn_companions": [{"name": "w", "command": ["python"]}, {"name": "w", "command": ["arq"]}]},
+                                     "fastapi_gunicorn_companions"),
+    "companion stop timeout zero": ({"fastapi_gunicorn_companions": [{"name": "w", "command": ["python"], "stop_timeout": 0}]},
+                                    "fastapi_gunicorn_companions"),
+    "migration command with a newline": ({"fastapi_gunicorn_migrate_command": ["alembic", "upgrade", "head" + INJECT]},
+                                         "fastapi_gunicorn_migrate_command"),
+    "migration command with a relative path": ({"fastapi_gunicorn_migrate_command": ["bin/../../alembic", "upgrade", "head"]},
+                                               "fastapi_gunicorn_migrate_command"),
     "unknown installer": ({"fastapi_gunicorn_installer": "poetry"}, "fastapi_gunicorn_installer"),
     "path in the uv version": ({"fastapi_gunicorn_uv_version": "0.13.9/../../etc"}, "fastapi_gunicorn_uv_version"),
     "newline in the uv version": ({"fastapi_gunicorn_uv_version": "0.13.9\n"}, "fastapi_gunicorn_uv_version"),
@@ -200,7 +217,10 @@ def test_bad_rollout_input_fails_before_any_change(plain_container, accounts, ca
 LEGAL = {"fastapi_gunicorn_environment": {"A": "100% $HOME \"q\"\nline 2\ttab ü"},
          "fastapi_gunicorn_secret_environment": {"PEM": "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"},
          "fastapi_gunicorn_extra_settings": {"backlog": 2048, "raw_env": ["A=1"]},
-         "fastapi_gunicorn_unit_extra_options": {"LimitNPROC": 512}}
+         "fastapi_gunicorn_unit_extra_options": {"LimitNPROC": 512},
+         "fastapi_gunicorn_companions": [{"name": "worker", "command": ["arq", "app.Worker", "--note=100% $HOME \"q\" ü"]},
+                                         {"name": "nightly_job", "command": ["/usr/bin/env", "python3", "-m", "job"], "schedule": "Mon..Fri *-*-* 02:00:00"}],
+         "fastapi_gunicorn_migrate_command": ["alembic", "-x", "note=$HOME 100%", "upgrade", "head"]}
 
 
 @pytest.mark.parametrize("playbook", ["apply_role.yml", "apply_haproxy.yml"])

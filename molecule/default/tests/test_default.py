@@ -373,6 +373,25 @@ def test_the_built_collection_runs_from_its_installed_copy(tmp_path):
     assert sorted(recaps) == [("fastapi-gunicorn-default", "0"), ("fastapi-gunicorn-default-debian13", "0")], out
 
 
+HOSTS = ["fastapi-gunicorn-default", "fastapi-gunicorn-default-debian13"]
+
+
+def run_play(playbook="site.yml", *argv):
+    """A playbook of the repository against both hosts: the result, each host's changed count, and
+    the end of the output for assertion messages."""
+    root = Path(__file__).resolve().parents[3]
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    result = subprocess.run(["ansible-playbook", "-i", str(inventory), str(root / "playbooks" / playbook), *argv],
+                            cwd=root, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"})
+    changed = dict(re.findall(r"^(fastapi-gunicorn-default\S*)\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout, re.M))
+    return result, changed, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def on_host(name, command):
+    return subprocess.run(["docker", "exec", name, "sh", "-c", command], check=True, capture_output=True, text=True).stdout
+
+
 def test_git_and_artifact_sources_deploy_once_and_bad_ones_change_nothing(tmp_path):
     """The example app from a git repository and as a tarball on the controller, on both hosts: each
     deploys the release it names (the commit, the checksum), and the same source again changes
@@ -391,21 +410,14 @@ def test_git_and_artifact_sources_deploy_once_and_bad_ones_change_nothing(tmp_pa
     tarball = tmp_path / "example-5.0.0.tar.gz"
     subprocess.run(["tar", "-czf", str(tarball), "--exclude=.git", "-C", str(tmp_path), "--transform", "s,^repo,example-5.0.0,", "repo"], check=True)
     checksum = hashlib.sha256(tarball.read_bytes()).hexdigest()
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    hosts = ["fastapi-gunicorn-default", "fastapi-gunicorn-default-debian13"]
+    hosts = HOSTS
 
     def site(**extra):
-        argv = [arg for name, value in extra.items() for arg in ("-e", f"fastapi_gunicorn_{name}={value}")]
-        result = subprocess.run(["ansible-playbook", "-i", str(inventory), str(root / "playbooks" / "site.yml"), *argv],
-                                cwd=root, capture_output=True, text=True, timeout=600,
-                                env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"})
-        changed = dict(re.findall(r"^(fastapi-gunicorn-default\S*)\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout, re.M))
-        return result, changed, result.stdout[-4000:] + result.stderr[-2000:]
+        return run_play("site.yml", *[arg for name, value in extra.items() for arg in ("-e", f"fastapi_gunicorn_{name}={value}")])
 
     def live():
         """Each host's answer without the worker's pid (either worker may answer)."""
-        answers = {h: json.loads(subprocess.run(["docker", "exec", h, "curl", "-sS", "http://127.0.0.1:8000/version"], check=True,
-                                                capture_output=True, text=True).stdout) for h in hosts}
+        answers = {h: json.loads(on_host(h, "curl -sS http://127.0.0.1:8000/version")) for h in hosts}
         return {h: {k: v for k, v in answer.items() if k != "pid"} for h, answer in answers.items()}
 
     sources = [({"app_git_repo": str(repo), "app_git_ref": "main"}, commit[:12], "4.0.0-git"),
@@ -430,3 +442,109 @@ def test_git_and_artifact_sources_deploy_once_and_bad_ones_change_nothing(tmp_pa
     result, changed, report = site()
     assert result.returncode == 0, report
     assert {answer["version"] for answer in live().values()} == {"1.0.0"}, report
+
+
+WORKER = "fastapi_app-worker.service"
+TIMER = "fastapi_app-report.timer"
+STATE_DIR = "/var/lib/fastapi_app"
+
+
+def companion(name, unit, prop):
+    return on_host(name, f"systemctl show --property {prop} --value {unit}").strip()
+
+
+def live_release(name):
+    return on_host(name, f"readlink {BASE}/current").strip().rsplit("/", 1)[-1]
+
+
+def worker_log(name):
+    """worker.log as (time, pid, release, event) entries."""
+    return [(float(t), int(pid), release, event) for t, pid, release, event
+            in (line.split(" ", 3) for line in on_host(name, f"cat {STATE_DIR}/worker.log").splitlines())]
+
+
+def wait_for_job_run(name, release, since, timeout=15):
+    """The scheduled job ran on `release` after `since` (it runs every 5 seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = [line.split() for line in on_host(name, f"cat {STATE_DIR}/job.log").splitlines()]
+        if any(float(t) > since and r == release for t, _, r, _ in runs):
+            return
+        time.sleep(1)
+    raise AssertionError(f"{name}: no job run on release {release} since {since}: {runs[-3:]}")
+
+
+def assert_worker_handed_over(name, old_pid, release):
+    """The old worker got SIGTERM during a job, finished that job and stopped; then one new worker
+    started on `release`, in its release directory, and runs."""
+    log = worker_log(name)
+    old = [(t, event) for t, pid, _, event in log if pid == old_pid]
+    events = [event for _, event in old]
+    assert "sigterm" in events, events[-5:]
+    job = events[events.index("sigterm") - 1].split()
+    assert job[0] == "job" and events[-4:] == [f"job {job[1]} begin", "sigterm", f"job {job[1]} done", "stop"], events[-5:]
+    stopped = old[-1][0]
+    pid = int(companion(name, WORKER, "MainPID"))
+    assert pid != old_pid and companion(name, WORKER, "ActiveState") == "active"
+    new = [(t, r, event) for t, p, r, event in log if p == pid]
+    assert new and new[0][1:] == (release, "start") and new[0][0] >= stopped, (new[:2], stopped)
+    # The release the worker logs is the directory its code was imported from.
+    assert companion(name, WORKER, "WorkingDirectory") == f"{BASE}/releases/{release}"
+
+
+def test_companions_run_on_the_live_release(host):
+    release = Path(host.file(f"{BASE}/current").linked_to).name
+    worker = host.service(WORKER)
+    assert worker.is_running and worker.is_enabled
+    props = {p: host.check_output(f"systemctl show --property {p} --value {WORKER}")
+             for p in ("Type", "User", "KillMode", "TimeoutStopUSec", "ProtectSystem", "NoNewPrivileges", "MainPID", "WorkingDirectory")}
+    assert {k: props[k] for k in ("Type", "User", "KillMode", "TimeoutStopUSec", "ProtectSystem", "NoNewPrivileges")} == {
+        "Type": "exec", "User": "fastapi_app", "KillMode": "mixed", "TimeoutStopUSec": "20s", "ProtectSystem": "strict", "NoNewPrivileges": "yes"}
+    assert props["WorkingDirectory"] == f"{BASE}/releases/{release}"
+    argv = host.file(f"/proc/{props['MainPID']}/cmdline").content.split(b"\0")
+    assert argv[:3] == [f"{live_venv(host)}/bin/python".encode(), b"-m", b"worker"], argv
+    timer = host.service(TIMER)
+    assert timer.is_running and timer.is_enabled
+    # The job's own unit is started by its timer only.
+    assert host.check_output("systemctl show --property UnitFileState --value fastapi_app-report.service") == "static"
+    wait_for_job_run(host.backend.get_hostname(), release, time.time() - 6)
+
+
+def test_companions_switch_with_the_release_finish_their_job_and_roll_back():
+    """A new release restarts the worker after the web service passed its gate: the old worker gets
+    SIGTERM in the middle of a job, finishes it, and stops; the new one runs the new release,
+    as the next scheduled job does. The rollback playbook puts the old release back the same way. A
+    worker that does not stay up fails the switch, and the last healthy state comes back. In the end
+    the converged state is live again, with nothing to change."""
+    before = {h: (live_release(h), int(companion(h, WORKER, "MainPID"))) for h in HOSTS}
+    started = time.time()
+    result, changed, report = run_play("site.yml", "-e", "fastapi_gunicorn_release_id=companions-b")
+    assert result.returncode == 0, report
+    for h in HOSTS:
+        assert live_release(h) == "companions-b", report
+        assert_worker_handed_over(h, before[h][1], "companions-b")
+        wait_for_job_run(h, "companions-b", started)
+
+    moved = {h: int(companion(h, WORKER, "MainPID")) for h in HOSTS}
+    started = time.time()
+    result, changed, report = run_play("rollback.yml")
+    assert result.returncode == 0, report
+    for h in HOSTS:
+        assert live_release(h) == before[h][0], report
+        assert_worker_handed_over(h, moved[h], before[h][0])
+        wait_for_job_run(h, before[h][0], started)
+
+    healthy = {h: int(companion(h, WORKER, "MainPID")) for h in HOSTS}
+    crashing = [{"name": "worker", "command": ["python", "-c", "raise SystemExit(3)"], "stop_timeout": 20},
+                {"name": "report", "command": ["python", "-m", "job"], "schedule": "*:*:0/5"}]
+    result, changed, report = run_play("site.yml", "-e", json.dumps({"fastapi_gunicorn_companions": crashing}))
+    assert result.returncode != 0, report
+    assert "companion workers did not stay up for 1 s: fastapi_app-worker.service" in report, report
+    assert "Rolled back to state" in report, report
+    for h in HOSTS:
+        assert live_release(h) == before[h][0], report
+        assert_worker_handed_over(h, healthy[h], before[h][0])
+        assert re.search(r'^ExecStart="/srv/fastapi_app/venvs/[0-9a-f]+/bin/python" "-m" "worker"$', on_host(h, f"systemctl cat {WORKER}"), re.M)
+
+    result, changed, report = run_play("site.yml")
+    assert result.returncode == 0 and changed == dict.fromkeys(HOSTS, "0"), report

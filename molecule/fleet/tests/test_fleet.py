@@ -10,13 +10,16 @@ The tests run in order on one fleet (3 app hosts on release v1 after converge):
   4. the same code with a config, environment or dependency change that fails its gate: the canary
      gets its whole last healthy state back;
   5. TLS at HAProxy: clients cannot forge proxy headers, HTTP redirects, a renewed certificate
-     reloads HAProxy under load.
+     reloads HAProxy under load;
+  6. the database example on PostgreSQL: its migration runs once per rollout, and a failing one
+     stops the rollout before any host switches.
 The load goes over HTTPS through HAProxy. HAProxy's own retry and redispatch counters must stay at
 zero too: the drain, not a retry at the load balancer, is what keeps every request whole.
 """
 
 import json
 import re
+import shutil
 import ssl
 import subprocess
 import sys
@@ -24,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from fleet import APPS, Fleet  # noqa: E402
@@ -282,3 +286,69 @@ def test_load_test_playbook_reports_throughput_latency_and_errors(fleet):
     assert "errors: 0 non-2xx/3xx responses, socket errors none" in report, report
     refused = fleet.play("playbooks/load_test.yml", extra={"fastapi_gunicorn_load_duration": 3600})
     assert refused.returncode != 0 and "fastapi_gunicorn_load_duration must be 1-600 s" in refused.stdout, refused.stdout[-2000:]
+
+
+DB_APP = ROOT / "examples" / "db_app"
+
+
+def database(fleet, sql):
+    """One value from the lab database on the load balancer host, as its owner sees it."""
+    return docker_exec(fleet.lb, "runuser", "-u", "postgres", "--", "psql", "-tA", "-d", "fastapi_app", "-c", sql).stdout.strip()
+
+
+def test_migrations_run_once_per_rollout_and_a_failing_one_stops_it(fleet, tmp_path):
+    """The database example on PostgreSQL (playbooks/lab_database.yml, on the load balancer host):
+    a rollout in three batches runs its migration once, on the canary, before any switch, and the
+    fleet serves the new release with the new schema; then a release whose migration fails stops the
+    rollout at the canary with no host switched and the schema as it was, and with site.yml no host
+    switches either. Load through HAProxy sees no failed request in any of them."""
+    setup = run_playbook(fleet.inventory, "playbooks/lab_database.yml", {"fastapi_gunicorn_lab_db_hosts": "lb"})
+    assert setup.returncode == 0, setup.stdout[-3000:]
+    shutil.copytree(DB_APP, tmp_path / "db1")
+    extra = {**yaml.safe_load((DB_APP / "lab.yml").read_text(encoding="utf-8")), "fastapi_gunicorn_app_src": str(tmp_path / "db1"),
+             "fastapi_gunicorn_lab_db_host": fleet.lb}
+    measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", extra=extra))
+    report = describe(measured)
+    check_load(measured, report, 1000)
+    assert measured["result"].returncode == 0, report
+    assert measured["result"].stdout.count(BATCH_HEADER) == 3, report
+    after = fleet.state()
+    release = after[APPS[0]]["release"]
+    assert {s["release"] for s in after.values()} == {release} and {s["version"] for s in after.values()} == {"1.0.0"}, after
+    # Once for the rollout, on the canary, in the new release.
+    assert database(fleet, "SELECT release || ' ' || host FROM deploy_migrations") == f"{release} {APPS[0]}", report
+    assert database(fleet, "SELECT version_num FROM alembic_version") == "0001"
+    check_haproxy(fleet, report)
+
+    # A release whose second migration fails (PostgreSQL rolls its transaction back).
+    shutil.copytree(tmp_path / "db1", tmp_path / "db2")
+    (tmp_path / "db2" / "VERSION").write_text("2.0.0\n", encoding="utf-8")
+    (tmp_path / "db2" / "migrations" / "versions" / "0002_broken.py").write_text(
+        '"""A migration that fails."""\n\nfrom alembic import op\n\nrevision = "0002"\ndown_revision = "0001"\n\n\n'
+        'def upgrade() -> None:\n    op.add_column("orders", __import__("sqlalchemy").Column("note", __import__("sqlalchemy").Text))\n'
+        '    op.execute("SELECT no_such_column FROM orders")\n', encoding="utf-8")
+    before = fleet.state()
+    measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "db2")}))
+    report = describe(measured)
+    check_load(measured, report, 1000)
+    play = measured["result"]
+    assert play.returncode != 0, report
+    assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped at the canary\n" + report
+    assert "failed its check before the switch (Check that the database migrations passed)" in play.stdout, report
+    assert re.search(r"the database migrations failed \(exit status 1\): .*UndefinedColumn", play.stdout), report
+    after = fleet.state()
+    assert {h: (s["release"], s["main_pid"]) for h, s in after.items()} == {h: (s["release"], s["main_pid"]) for h, s in before.items()}, report
+    assert database(fleet, "SELECT count(*) FROM deploy_migrations") == "1"
+    assert database(fleet, "SELECT version_num FROM alembic_version") == "0001"
+    assert database(fleet, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'note'") == "0"
+    check_haproxy(fleet, report)
+
+    # site.yml, every host at once: each waits for the one migration and fails before its switch.
+    measured = fleet.load.during(lambda: fleet.play("playbooks/site.yml", extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "db2")}))
+    report = describe(measured)
+    check_load(measured, report, 500)
+    play = measured["result"]
+    assert play.returncode != 0 and play.stdout.count("the database migrations failed (exit status 1)") >= len(APPS), report
+    assert all(re.search(rf"^{host}\s*:.*failed=1\s+skipped=\d+\s+rescued=1", play.stdout, re.M) for host in APPS), report
+    assert {h: s["release"] for h, s in fleet.state().items()} == {h: s["release"] for h, s in before.items()}, report
+    assert database(fleet, "SELECT count(*) FROM deploy_migrations") == "1"

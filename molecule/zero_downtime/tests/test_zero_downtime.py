@@ -77,7 +77,13 @@ def test_change_under_load(harness, path, keepalive):
             # Installed from the lock alone, in --require-hashes mode: every line carries its hashes.
             lock = docker_exec(container, "cat", f"{after['venv']}/requirements.txt").stdout  # kept: the restore made a newer state
             assert "prometheus-client==0.26.0" in lock and lock.count("--hash=sha256:") > 20, on_host
+        worker = dict(line.split("=", 1) for line in docker_exec(
+            container, "systemctl", "show", "--property", "LoadState,ActiveState,WorkingDirectory", "fastapi_app-worker.service").stdout.split())
+        if path.name == "companions":
+            assert worker == {"LoadState": "loaded", "ActiveState": "active", "WorkingDirectory": f"{BASE}/releases/{after['release']}"}, on_host
         if path.name == "switch_tasks":
+            # The state without the companion stopped it and removed its unit.
+            assert (worker["LoadState"], worker["ActiveState"]) == ("not-found", "inactive"), on_host
             # The pre-switch command ran as the service user, in the new release and its venv.
             last = docker_exec(container, "tail", "-n1", "/var/lib/fastapi_app/pre_switch.log").stdout.split()
             uid = docker_exec(container, "id", "-u", "fastapi_app").stdout.strip()
