@@ -1,6 +1,6 @@
 """Example companion worker (fastapi_gunicorn_companions): runs jobs one after another, each
 JOB_SECONDS long (default 3), and on SIGTERM finishes the job in hand before it exits, as a queue
-worker (arq, rq, celery) does. Every event is logged with the worker's pid and release to
+worker (rq, celery) does. Every event is logged with the worker's pid and release to
 worker.log in the service's state directory (STATE_DIRECTORY, set by systemd).
 """
 
