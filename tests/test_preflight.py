@@ -101,6 +101,7 @@ CASES = {
                                      "fastapi_gunicorn_companions"),
     "companion stop timeout zero": ({"fastapi_gunicorn_companions": [{"name": "w", "command": ["python"], "stop_timeout": 0}]},
                                     "fastapi_gunicorn_companions"),
+    "negative companion settle time": ({"fastapi_gunicorn_companion_settle": -1}, "fastapi_gunicorn_companion_settle"),
     "migration command with a newline": ({"fastapi_gunicorn_migrate_command": ["alembic", "upgrade", "head" + INJECT]},
                                          "fastapi_gunicorn_migrate_command"),
     "migration command with a relative path": ({"fastapi_gunicorn_migrate_command": ["bin/../../alembic", "upgrade", "head"]},
