@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from changepaths import BASELINES, CONTAINERS, CONTROLS, FLOOR, PATHS, Harness
-from harness import run_playbook, table, window_stats
+from harness import docker_exec, run_playbook, table, window_stats
 
 # One host (the scenario's Debian 12 one): the numbers are for one host, as the goals are.
 CONTAINER = CONTAINERS[0]
@@ -105,17 +105,29 @@ def goals(harness, results, rounds=3):
 
 def venv_builds(harness):
     """Without load: a dependency change (a new venv, then the restart) with each installer. Each first
-    builds another new set once, so both start from a warm cache, as a fleet's second host does."""
+    builds another new set once, so both start from a warm cache, as a fleet's second host does. Then
+    with the wheelhouse: a new set whose wheels this host builds and brings to the controller (a
+    canary), and the same set again on a host that has neither the venv nor a cache (an offline host:
+    the venv and the build cache are removed first), installed from the controller's wheelhouse."""
     rows = []
-    for installer, versions in (("pip", ("1.0.0", "1.0.1")), ("uv", ("1.1.0", "1.1.1"))):
+    wheelhouse = {"fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": str(harness.workdir / "wheelhouses")}
+    for installer, versions in (("pip", ("1.0.0", "1.0.1", "0.21.0")), ("uv", ("1.1.0", "1.1.1", "0.21.1"))):
         seconds = []
-        for version in versions:
+        for version in versions[:2]:
             harness.play()
             change = {"fastapi_gunicorn_requirements": [f"python-dotenv=={version}"], "fastapi_gunicorn_installer": installer}
             seconds.append(timed(lambda: harness.play(change)))
-        rows.append([installer, f"{seconds[0]:.1f}", f"{seconds[1]:.1f}"])
+        change = {"fastapi_gunicorn_requirements": [f"python-dotenv=={versions[2]}"], "fastapi_gunicorn_installer": installer, **wheelhouse}
+        for offline in (False, True):
+            harness.play()
+            if offline:
+                docker_exec(CONTAINER, "rm", "-rf", venv, "/var/cache/fastapi_gunicorn/fastapi_app")
+            seconds.append(timed(lambda: harness.play(change)))
+            venv = harness.live_venv(CONTAINER)
+        rows.append([installer] + [f"{s:.1f}" for s in seconds])
     harness.play()
-    return table([("installer", 9), ("first new set s", 15), ("warm cache s", 12)], rows)
+    return table([("installer", 9), ("first new set s", 15), ("warm cache s", 12), ("builds wheelhouse s", 19),
+                  ("from wheelhouse s", 17)], rows)
 
 
 CPU_ROUTE = '''

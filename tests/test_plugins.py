@@ -224,6 +224,29 @@ def test_requirement_lines_joins_continuations_and_drops_comments(tmp_path):
     assert result["msg"] == ["fastapi==1.0  --hash=sha256:aa  --hash=sha256:bb", "uvicorn", "-c constraints.txt"], result
 
 
+def test_venv_argv_takes_a_bare_program_from_the_venv():
+    result = lookup("[['alembic', 'upgrade', 'head'], ['/usr/bin/env', 'python3'], ['python', '-m', 'bin/x']]"
+                    " | map('fastapi_gunicorn.deploy.venv_argv', '/srv/a/venvs/v1') | list")
+    assert result["msg"] == [["/srv/a/venvs/v1/bin/alembic", "upgrade", "head"], ["/usr/bin/env", "python3"],
+                             ["/srv/a/venvs/v1/bin/python", "-m", "bin/x"]], result
+
+
+def test_wheelhouse_names_one_archive_per_key_and_keeps_the_newest_20(tmp_path):
+    cache = tmp_path / "wheelhouses"
+    result = lookup(f"lookup('fastapi_gunicorn.deploy.wheelhouse', '0123456789ab-x86_64', cache_dir='{cache}')")
+    assert result["msg"] == str(cache / "0123456789ab-x86_64.tar") and list(cache.iterdir()) == [], result
+    for i in range(22):
+        (cache / f"{i:012x}-x86_64.tar").write_bytes(b"")
+        os.utime(cache / f"{i:012x}-x86_64.tar", (1000 + i, 1000 + i))
+    (cache / ".work-app1-000000000000-x86_64.tar").write_bytes(b"")
+    # Using the oldest marks it as used; the two oldest after it go.
+    lookup(f"lookup('fastapi_gunicorn.deploy.wheelhouse', '000000000000-x86_64', cache_dir='{cache}')")
+    left = sorted(p.name for p in cache.iterdir())
+    assert left == sorted([".work-app1-000000000000-x86_64.tar", "000000000000-x86_64.tar"] + [f"{i:012x}-x86_64.tar" for i in range(3, 22)]), left
+    bad = lookup(f"lookup('fastapi_gunicorn.deploy.wheelhouse', '../etc-x86_64', cache_dir='{cache}')")
+    assert bad.get("failed") and "one key" in bad["msg"], bad
+
+
 def test_state_files_writes_atomically_and_only_what_differs(tmp_path):
     target = tmp_path / "states" / "abc"
     spec = {"directory": {"path": str(target), "owner": "root", "group": "root", "mode": "0750"},

@@ -106,6 +106,9 @@ CASES = {
                                          "fastapi_gunicorn_migrate_command"),
     "migration command with a relative path": ({"fastapi_gunicorn_migrate_command": ["bin/../../alembic", "upgrade", "head"]},
                                                "fastapi_gunicorn_migrate_command"),
+    "wheelhouse switch not a boolean": ({"fastapi_gunicorn_wheelhouse": "offline"}, "fastapi_gunicorn_wheelhouse"),
+    "relative wheelhouse directory": ({"fastapi_gunicorn_wheelhouse_dir": "wheelhouses"}, "fastapi_gunicorn_wheelhouse_dir"),
+    "wheelhouse directory with a newline": ({"fastapi_gunicorn_wheelhouse_dir": "/tmp/wheels" + INJECT}, "fastapi_gunicorn_wheelhouse_dir"),
     "unknown installer": ({"fastapi_gunicorn_installer": "poetry"}, "fastapi_gunicorn_installer"),
     "path in the uv version": ({"fastapi_gunicorn_uv_version": "0.13.9/../../etc"}, "fastapi_gunicorn_uv_version"),
     "newline in the uv version": ({"fastapi_gunicorn_uv_version": "0.13.9\n"}, "fastapi_gunicorn_uv_version"),
@@ -221,7 +224,8 @@ LEGAL = {"fastapi_gunicorn_environment": {"A": "100% $HOME \"q\"\nline 2\ttab ü
          "fastapi_gunicorn_unit_extra_options": {"LimitNPROC": 512},
          "fastapi_gunicorn_companions": [{"name": "worker", "command": ["arq", "app.Worker", "--note=100% $HOME \"q\" ü"]},
                                          {"name": "nightly_job", "command": ["/usr/bin/env", "python3", "-m", "job"], "schedule": "Mon..Fri *-*-* 02:00:00"}],
-         "fastapi_gunicorn_migrate_command": ["alembic", "-x", "note=$HOME 100%", "upgrade", "head"]}
+         "fastapi_gunicorn_migrate_command": ["alembic", "-x", "note=$HOME 100%", "upgrade", "head"],
+         "fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": "~/.cache/wheel houses ü"}
 
 
 @pytest.mark.parametrize("playbook", ["apply_role.yml", "apply_haproxy.yml"])

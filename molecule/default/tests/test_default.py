@@ -514,8 +514,9 @@ def test_companions_switch_with_the_release_finish_their_job_and_roll_back():
     """A new release restarts the worker after the web service passed its gate: the old worker gets
     SIGTERM in the middle of a job, finishes it, and stops; the new one runs the new release,
     as the next scheduled job does. The rollback playbook puts the old release back the same way. A
-    worker that does not stay up fails the switch, and the last healthy state comes back. In the end
-    the converged state is live again, with nothing to change."""
+    worker that does not stay up fails the switch, and the last healthy state comes back. The worker
+    then becomes a scheduled job and back. In the end the converged state is live again, with nothing
+    to change."""
     before = {h: (live_release(h), int(companion(h, WORKER, "MainPID"))) for h in HOSTS}
     started = time.time()
     result, changed, report = run_play("site.yml", "-e", "fastapi_gunicorn_release_id=companions-b")
@@ -545,6 +546,26 @@ def test_companions_switch_with_the_release_finish_their_job_and_roll_back():
         assert live_release(h) == before[h][0], report
         assert_worker_handed_over(h, healthy[h], before[h][0])
         assert re.search(r'^ExecStart="/srv/fastapi_app/venvs/[0-9a-f]+/bin/python" "-m" "worker"$', on_host(h, f"systemctl cat {WORKER}"), re.M)
+
+    # The worker becomes a scheduled job: it finishes its job and stops, and its timer runs the job.
+    healthy = {h: int(companion(h, WORKER, "MainPID")) for h in HOSTS}
+    as_job = [{"name": "worker", "command": ["python", "-m", "job"], "schedule": "*:*:0/5"}, crashing[1]]
+    result, changed, report = run_play("site.yml", "-e", json.dumps({"fastapi_gunicorn_companions": as_job}))
+    assert result.returncode == 0, report
+    for h in HOSTS:
+        events = [event for _, pid, _, event in worker_log(h) if pid == healthy[h]]
+        assert events[-3:-1] == ["sigterm", events[-4].replace("begin", "done")] and events[-1] == "stop", events[-5:]
+        assert (companion(h, "fastapi_app-worker.timer", "ActiveState"), companion(h, WORKER, "Type")) == ("active", "oneshot"), report
+        deadline = time.monotonic() + 15
+        while companion(h, WORKER, "ExecMainExitTimestampMonotonic") == "0" and time.monotonic() < deadline:
+            time.sleep(1)
+        assert (companion(h, WORKER, "Result"), companion(h, WORKER, "ExecMainStatus")) == ("success", "0"), h
+    # And back: the timer is stopped and removed, the worker runs again.
+    result, changed, report = run_play("site.yml")
+    assert result.returncode == 0, report
+    for h in HOSTS:
+        assert companion(h, "fastapi_app-worker.timer", "LoadState") == "not-found", report
+        assert (companion(h, WORKER, "Type"), companion(h, WORKER, "ActiveState")) == ("exec", "active"), report
 
     result, changed, report = run_play("site.yml")
     assert result.returncode == 0 and changed == dict.fromkeys(HOSTS, "0"), report

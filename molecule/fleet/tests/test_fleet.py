@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
-from fleet import APPS, Fleet  # noqa: E402
+from fleet import APPS, BASE, Fleet  # noqa: E402
 from harness import ROOT, VERSIONS, Load, check_load, docker_exec, run_playbook  # noqa: E402
 
 BATCH_HEADER = "TASK [fastapi_gunicorn.deploy.fastapi_gunicorn_rollout : Run your own drain step]"  # once per batch
@@ -286,6 +286,56 @@ def test_load_test_playbook_reports_throughput_latency_and_errors(fleet):
     assert "errors: 0 non-2xx/3xx responses, socket errors none" in report, report
     refused = fleet.play("playbooks/load_test.yml", extra={"fastapi_gunicorn_load_duration": 3600})
     assert refused.returncode != 0 and "fastapi_gunicorn_load_duration must be 1-600 s" in refused.stdout, refused.stdout[-2000:]
+
+
+def network_namespace(host, *command):
+    """A command in the container's network namespace, run from the Docker host (the container may not change its routes)."""
+    pid = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", host], check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(["nsenter", "-t", pid, "-n", *command], check=True, capture_output=True, text=True).stdout
+
+
+def test_a_host_without_a_route_to_the_index_deploys_from_the_wheelhouse(fleet, tmp_path):
+    """app2 loses its default route: it still reaches HAProxy and the other hosts, but no package
+    index. A rollout of a new dependency set with the wheelhouse: the canary (Debian 12) builds it,
+    app2 (Debian 12, offline, without uv) installs from it, app3 (Debian 13) builds its own, and no
+    request fails."""
+    offline = APPS[1]
+    wheelhouses = tmp_path / "wheelhouses"
+    extra = {"fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": str(wheelhouses),
+             "fastapi_gunicorn_requirements": ["python-dotenv==1.0.1"]}
+    default_route = network_namespace(offline, "ip", "route", "show", "default").strip()
+    assert default_route.startswith("default via "), default_route
+    docker_exec(offline, "rm", "-rf", f"{BASE}/tools")  # uv too must come from the wheelhouse
+    network_namespace(offline, "ip", "route", "del", "default")
+    try:
+        # No name resolution outside, and no route to any outside address (pypi.org's, say).
+        reach = docker_exec(offline, "python3", "-c", "import urllib.request; urllib.request.urlopen('https://pypi.org/simple/', timeout=5)",
+                            check=False)
+        assert reach.returncode != 0 and "name resolution" in reach.stderr, reach.stderr[-500:]
+        reach = docker_exec(offline, "python3", "-c", "import socket; socket.create_connection(('151.101.0.223', 443), timeout=5)", check=False)
+        assert reach.returncode != 0 and "Network is unreachable" in reach.stderr, reach.stderr[-500:]
+        before = fleet.state()
+        measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", extra=extra))
+    finally:
+        network_namespace(offline, "ip", "route", "add", *default_route.split())
+    report = describe(measured)
+    check_load(measured, report, 1000)
+    assert measured["result"].returncode == 0, report
+    check_haproxy(fleet, report)
+    check_summary(measured["result"].stdout, before, fleet.state(), dict.fromkeys(APPS, "switched"))
+    # One wheelhouse per interpreter (Debian 12 and 13), each built once, on the first host of its kind.
+    archives = sorted(p.name for p in wheelhouses.iterdir())
+    assert len(archives) == 2 and all(re.fullmatch(r"[0-9a-f]{12}-\w+\.tar", a) for a in archives), archives
+    for host in APPS:
+        venv = re.search(rf"{BASE}/venvs/[0-9a-f]+", fleet.host_state(host)["exec_start"]).group(0)
+        files = docker_exec(host, "sh", "-c", f"ls -A {venv} {venv}/lib/python3*/site-packages").stdout.split()
+        assert "python_dotenv-1.0.1.dist-info" in files and ".wheels" not in files and ".wheelhouse.tar" not in files, (host, files)
+    assert docker_exec(offline, "test", "-x", f"{BASE}/tools/uv-0.13.9/bin/uv", check=False).returncode == 0, "uv from the wheelhouse"
+    # The offline host built nothing itself: each wheelhouse task ran for it only to unpack.
+    output = measured["result"].stdout
+    builds = re.findall(r"TASK \[[^]]*Build the wheelhouse, as the service user in a sandbox\][^\n]*\n((?:(?:changed|ok|skipping|fatal): .*\n)+)", output)
+    assert any(f"changed: [{APPS[0]}]" in b for b in builds) and any(f"changed: [{APPS[2]}]" in b for b in builds), builds
+    assert not any(f"changed: [{offline}]" in b for b in builds), builds
 
 
 DB_APP = ROOT / "examples" / "db_app"

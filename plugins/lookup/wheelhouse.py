@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# MIT License (see galaxy.yml)
+"""Where the controller keeps the wheelhouse of a dependency set."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+name: wheelhouse
+short_description: The controller's wheelhouse archive of a dependency set, for hosts without an index
+version_added: 1.5.0
+description:
+  - Returns the path of C(<cache_dir>/<key>.tar), the wheels of one dependency set for one interpreter
+    and architecture, whether or not it exists yet (the role fetches it there once, under a work name
+    starting with C(.), then renames it into place).
+  - An existing archive is marked as used; the 20 most recently used archives are kept, the rest are removed.
+options:
+  _terms:
+    description: The key, C(<venv name>-<architecture>).
+    required: true
+  cache_dir:
+    description: Where the archives are kept on the controller.
+    type: path
+    default: ~/.cache/fastapi_gunicorn/wheelhouses
+"""
+
+RETURN = r"""
+_raw:
+  description: The archive's path on the controller.
+  type: list
+  elements: str
+"""
+
+import os
+import re
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.controller_cache import prune
+
+
+class LookupModule(LookupBase):
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        if len(terms) != 1 or not re.fullmatch(r"[0-9a-f]{12}-[A-Za-z0-9_]+", str(terms[0])):
+            raise AnsibleLookupError(f"wheelhouse takes one key, <venv name>-<architecture>, not {terms!r}")
+        cache_dir = os.path.expanduser(self.get_option("cache_dir"))
+        os.makedirs(cache_dir, exist_ok=True)
+        archive = os.path.join(cache_dir, terms[0] + ".tar")
+        if os.path.isfile(archive):
+            os.utime(archive)
+            prune(cache_dir)
+        return [archive]
