@@ -6,8 +6,8 @@ prints requests sent and failed, p50/p99 latency inside the change window, throu
 change against the steady state before it, and how long the change took; then the floor of a code
 deploy (a minimal play that is not the role), a control (the play with nothing to change) and two
 baselines (a raw restart and a raw HUP on a plain layout). Then, without load, the goals: a code deploy
-by the role against the floor, a run with nothing to change, and a dependency change with pip and
-with uv. Last, throughput with 1, vCPU (the
+by the role against the floor and a run with nothing to change, each also under Mitogen (opt-in), and
+a dependency change with pip and with uv. Last, throughput with 1, vCPU (the
 default) and 2 x vCPU + 1 workers on /version and on a CPU-bound endpoint, measured with wrk. The plot shows every
 request's latency over time with the change window shaded and failed requests in red.
 """
@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import ansible_mitogen
 from changepaths import BASELINES, CONTAINERS, CONTROLS, FLOOR, PATHS, Harness
 from harness import docker_exec, run_playbook, table, window_stats
 
@@ -68,17 +69,26 @@ def plot(results, target):
     fig.savefig(target, dpi=80)
 
 
-def timed(run):
+def timed(run, unchanged=False):
     start = time.monotonic()
     result = run()
     assert result.returncode == 0, result.stdout[-3000:]
+    if unchanged:
+        assert re.search(r"changed=0\s", result.stdout) and not re.search(r"changed=[1-9]", result.stdout), result.stdout[-3000:]
     return time.monotonic() - start
 
 
+# Mitogen, the opt-in controller accelerator (requirements.txt pins it): its linear strategy, which
+# takes over the docker connection when it is named `docker` (the short name of community.docker.docker).
+MITOGEN_ENV = {"ANSIBLE_STRATEGY_PLUGINS": str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"),
+               "ANSIBLE_STRATEGY": "mitogen_linear"}
+MITOGEN_VARS = {"ansible_connection": "docker"}
+
+
 def goals(harness, results, rounds=3):
-    """Without load: the role's code deploy against the floor, and a run with nothing to change (medians
-    of `rounds`); under load, the throughput ratio of the config and code paths."""
-    role, floor, noop = [], [], []
+    """Without load: the role's code deploy against the floor, and a run with nothing to change, each
+    also under Mitogen (medians of `rounds`); under load, the throughput ratio of the config and code paths."""
+    role, floor, noop, role_mitogen, noop_mitogen = [], [], [], [], []
     for i in range(rounds):
         app = ("v2", "v3")[i % 2]
         harness.play()  # the base state (v1): each deploy below is a code change
@@ -86,12 +96,17 @@ def goals(harness, results, rounds=3):
         harness.play()
         floor.append(timed(lambda: harness.play({"app": app}, "tests/playbooks/floor.yml")))
         harness.play()
-        noop.append(timed(lambda: harness.play()))
+        noop.append(timed(lambda: harness.play(), unchanged=True))
+        role_mitogen.append(timed(lambda: harness.play({"app": app, **MITOGEN_VARS}, env=MITOGEN_ENV)))
+        harness.play(MITOGEN_VARS, env=MITOGEN_ENV)
+        noop_mitogen.append(timed(lambda: harness.play(MITOGEN_VARS, env=MITOGEN_ENV), unchanged=True))
     ratios = {r["path"].name: window_stats(r) for r in results if r["keepalive"]}
-    role_s, floor_s, noop_s = (statistics.median(v) for v in (role, floor, noop))
+    role_s, floor_s, noop_s, role_mitogen_s, noop_mitogen_s = (statistics.median(v) for v in (role, floor, noop, role_mitogen, noop_mitogen))
     rows = [
         ["code deploy, role / floor (1 host, no load)", f"{role_s:.1f} s / {floor_s:.1f} s", f"{role_s / floor_s:.2f}x", "<= 1.5x"],
+        ["the same with Mitogen (opt-in)", f"{role_mitogen_s:.1f} s / {floor_s:.1f} s", f"{role_mitogen_s / floor_s:.2f}x", "<= 1.5x"],
         ["nothing to change (1 host, no load)", f"{noop_s:.1f} s", "changed=0", "<= 5 s"],
+        ["the same with Mitogen (opt-in)", f"{noop_mitogen_s:.1f} s", "changed=0", "<= 5 s"],
     ]
     if "dependencies" in ratios:
         rows.append(["dependency change under load (uv)", f"{ratios['dependencies']['change_seconds']} s", "", "<= 15 s"])

@@ -7,9 +7,12 @@ inside each container against its own loopback. The result holds the play's outc
 the load summary and the state of the host before and after.
 """
 
+import functools
+import hashlib
 import json
 import re
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +39,7 @@ SWITCH_TASKS = {"fastapi_gunicorn_pre_switch_tasks": str(ROOT / "tests" / "playb
 class ChangePath:
     name: str
     what: str  # the change, as the README's table names it
-    change: dict = field(default_factory=dict)  # extra vars for change.yml
+    change: dict = field(default_factory=dict)  # extra vars for change.yml ("app": a variant, "python": the test interpreter)
     playbook: str = "molecule/zero_downtime/change.yml"  # relative to the repository
     command: str = ""  # a raw command instead of a playbook (baselines)
     setup: dict | None = None  # applied without load before the change
@@ -80,6 +83,10 @@ PATHS = [
         "constraints", "an unpinned dependency limited by the app's constraints file (new venv, socket-held restart)",
         change={"app": "constrained", "fastapi_gunicorn_app_constraints_file": "constraints.txt", "fastapi_gunicorn_requirements": ["python-dotenv"]},
         expect_new_master=True,
+    ),
+    ChangePath(
+        "python", "a Python other than the system one: CPython 3.13 from an interpreter archive (new venv, socket-held restart)",
+        change={"python": True}, expect_new_master=True,
     ),
     ChangePath(
         "gunicorn_upgrade", "gunicorn 27.0.0 -> 27.0.1 (new venv, socket-held restart)",
@@ -127,6 +134,17 @@ BASELINES = [
 ]
 
 
+@functools.cache
+def python_archive():
+    """The test interpreter (scripts/build_python.sh: CPython 3.13 from Debian's source, built once and
+    cached), as the role's variables."""
+    built = subprocess.run(["bash", str(ROOT / "scripts" / "build_python.sh")], capture_output=True, text=True, timeout=1200)
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-3000:]
+    path = Path(built.stdout.split()[-1])
+    return {"fastapi_gunicorn_python_archive": str(path),
+            "fastapi_gunicorn_python_archive_checksum": "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
 class Harness:
     def __init__(self, containers=tuple(CONTAINERS), load_path=TEST_LOAD_PATH):
         self.containers = list(containers)
@@ -141,12 +159,14 @@ class Harness:
 
     def extra_vars(self, change=None):
         change = change or {}
-        extra = {k: v for k, v in change.items() if k != "app"}
+        extra = {k: v for k, v in change.items() if k not in ("app", "python")}
         extra["fastapi_gunicorn_app_src"] = self.apps[change.get("app", "v1")]
+        if change.get("python"):
+            extra.update(python_archive())
         return extra
 
-    def play(self, change=None, playbook="molecule/zero_downtime/change.yml", tags=None):
-        return run_playbook(self.inventory, playbook, self.extra_vars(change), timeout=600, tags=tags)
+    def play(self, change=None, playbook="molecule/zero_downtime/change.yml", tags=None, env=None):
+        return run_playbook(self.inventory, playbook, self.extra_vars(change), timeout=600, tags=tags, env=env)
 
     def during(self, action, keepalive=True):
         """action() under load on every host: ({container: load results}, action's result)."""
@@ -154,16 +174,17 @@ class Harness:
 
     def state(self, container, service="fastapi_app", port=8000):
         """What serves on the host: the release the workers answer with, the master and its workers,
-        where `current` points and the record of healthy states (ids, newest first)."""
+        where `current` points, the record of healthy states (ids, newest first), the live venv and its interpreter."""
         version = json.loads(docker_exec(container, "curl", "-sS", f"http://127.0.0.1:{port}/version").stdout)
         main_pid = docker_exec(container, "systemctl", "show", "--property", "MainPID", "--value", f"{service}.service").stdout.strip()
         workers = sorted(docker_exec(container, "pgrep", "--parent", main_pid, check=False).stdout.split())
         current = docker_exec(container, "readlink", f"/srv/{service}/current").stdout.strip()
         record = docker_exec(container, "cat", f"/etc/ansible/facts.d/{service}.fact", check=False).stdout
         history = json.loads(record)["history"] if record else []
+        venv = self.live_venv(container, service)
         return {"version": version["version"], "release": version["release"], "main_pid": main_pid, "workers": workers,
                 "current": current, "states": [h["state"] for h in history], "releases": [h["release"] for h in history],
-                "venv": self.live_venv(container, service)}
+                "venv": venv, "python": docker_exec(container, "readlink", "-f", f"{venv}/bin/python").stdout.strip()}
 
     def live_venv(self, container, service="fastapi_app"):
         """The venv the unit starts gunicorn from."""

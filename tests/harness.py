@@ -94,9 +94,9 @@ PLAYBOOK_ENV = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBL
 
 
 def run_playbook(inventory: Path | str, playbook: str, extra_vars: dict, limit: str | None = None, timeout=900, tags: str | None = None,
-                 connection: str | None = None):
+                 connection: str | None = None, env: dict | None = None):
     command = playbook_command(inventory, playbook, extra_vars, limit, tags, connection)
-    return subprocess.run(command, cwd=ROOT, env=PLAYBOOK_ENV, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, cwd=ROOT, env={**PLAYBOOK_ENV, **(env or {})}, capture_output=True, text=True, timeout=timeout)
 
 
 class StreamedRun:

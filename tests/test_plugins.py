@@ -193,6 +193,17 @@ def test_artifact_source_checks_the_checksum_before_anything_else(artifacts, tmp
     assert sha256(artifact) in result["msg"] and not (tmp_path / "cache" / "trees").exists()
 
 
+def test_artifact_source_gives_an_interpreter_archive_verified_and_packed(artifacts, tmp_path):
+    archive = artifacts / "orders-1.0.tar.gz"
+    options = "unpack=false, variable='fastapi_gunicorn_python_archive'"
+    result = lookup(f"lookup('fastapi_gunicorn.deploy.artifact_source', '{archive}', checksum='{sha256(archive)}', "
+                    f"cache_dir='{tmp_path / 'cache'}', {options})")["msg"]
+    assert result == {"sha256": sha256(archive), "path": str(archive)} and not (tmp_path / "cache" / "trees").exists(), result
+    bad = lookup(f"lookup('fastapi_gunicorn.deploy.artifact_source', '{archive}', checksum='{'0' * 64}', "
+                 f"cache_dir='{tmp_path / 'cache'}', {options})")
+    assert bad.get("failed") and "fastapi_gunicorn_python_archive_checksum does not match" in bad["msg"], bad
+
+
 def test_artifact_source_refuses_members_out_of_the_tree(artifacts, tmp_path):
     for name in ("climbing", "link"):
         artifact = artifacts / f"{name}.tar.gz"

@@ -88,6 +88,14 @@ CASES = {
     "artifact path with a newline": ({"fastapi_gunicorn_app_artifact": "/tmp/app.tar.gz\nx", "fastapi_gunicorn_app_artifact_checksum": "sha256:" + "0" * 64},
                                      "fastapi_gunicorn_app_artifact"),
     "artifact without a checksum": ({"fastapi_gunicorn_app_artifact": "/tmp/app.tar.gz"}, "fastapi_gunicorn_app_artifact_checksum"),
+    "interpreter archive with a newline": (
+        {"fastapi_gunicorn_python_archive": "/tmp/python.tar.gz\n/bin/sh", "fastapi_gunicorn_python_archive_checksum": "sha256:" + "0" * 64},
+        "fastapi_gunicorn_python_archive"),
+    "interpreter archive without a checksum": ({"fastapi_gunicorn_python_archive": "https://example.org/python.tar.gz"},
+                                               "fastapi_gunicorn_python_archive_checksum"),
+    "interpreter archive with a wrong checksum": (
+        {"fastapi_gunicorn_python_archive": str(harness.ROOT / "README.md"), "fastapi_gunicorn_python_archive_checksum": "sha256:" + "0" * 64},
+        "fastapi_gunicorn_python_archive_checksum does not match"),
     "companion name with a unit suffix": ({"fastapi_gunicorn_companions": [{"name": "worker.service", "command": ["python"]}]},
                                           "fastapi_gunicorn_companions"),
     "companion command with a newline": ({"fastapi_gunicorn_companions": [{"name": "worker", "command": ["python", "-m", "worker" + INJECT]}]},

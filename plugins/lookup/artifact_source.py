@@ -29,11 +29,21 @@ options:
     description: Where downloads and unpacked trees are kept on the controller; the newest 20 of each are kept.
     type: path
     default: ~/.cache/fastapi_gunicorn/artifacts
+  unpack:
+    description: Unpack the artifact; false returns the verified file itself (an archive a host unpacks).
+    type: bool
+    default: true
+    version_added: 1.6.0
+  variable:
+    description: The variable that gave the artifact, named in errors (its checksum's is this name with C(_checksum)).
+    type: str
+    default: fastapi_gunicorn_app_artifact
+    version_added: 1.6.0
 """
 
 RETURN = r"""
 _raw:
-  description: One dict with C(sha256) (the artifact's) and C(path) (the unpacked tree).
+  description: One dict with C(sha256) (the artifact's) and C(path) (the unpacked tree, or with O(unpack=false) the file).
   type: list
   elements: dict
 """
@@ -63,11 +73,11 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
-def fetch(source, want, cache_dir):
+def fetch(source, want, cache_dir, variable):
     """The artifact as a local file: the controller path itself, or the download (kept by checksum)."""
     if not re.match(r"https?://", source):
         if not os.path.isfile(source):
-            raise AnsibleLookupError(f"fastapi_gunicorn_app_artifact {source} is not a file on the controller")
+            raise AnsibleLookupError(f"{variable} {source} is not a file on the controller")
         return source
     downloads = os.path.join(cache_dir, "downloads")
     os.makedirs(downloads, exist_ok=True)
@@ -79,7 +89,7 @@ def fetch(source, want, cache_dir):
                 shutil.copyfileobj(response, out)
             os.rename(partial, path)
         except Exception as error:  # any failure to download names the variable
-            raise AnsibleLookupError(f"fastapi_gunicorn_app_artifact {source} cannot be downloaded: {error}") from None
+            raise AnsibleLookupError(f"{variable} {source} cannot be downloaded: {error}") from None
         finally:
             if os.path.exists(partial):
                 os.unlink(partial)
@@ -123,17 +133,19 @@ class LookupModule(LookupBase):
         self.set_options(var_options=variables, direct=kwargs)
         if len(terms) != 1 or not terms[0]:
             raise AnsibleLookupError("artifact_source takes one artifact")
-        source = terms[0]
+        source, variable = terms[0], self.get_option("variable")
         match = re.fullmatch(r"(?:sha256:)?([0-9a-fA-F]{64})", self.get_option("checksum") or "")
         if not match:
-            raise AnsibleLookupError("fastapi_gunicorn_app_artifact_checksum must be sha256:<64 hex digits>")
+            raise AnsibleLookupError(f"{variable}_checksum must be sha256:<64 hex digits>")
         want = match.group(1).lower()
         cache_dir = os.path.expanduser(self.get_option("cache_dir"))
-        path = fetch(source, want, cache_dir)
+        path = fetch(source, want, cache_dir, variable)
         got = sha256_of(path)
         if got != want:
             if path != source:
                 os.unlink(path)  # a bad download is not kept
-            raise AnsibleLookupError(f"fastapi_gunicorn_app_artifact_checksum does not match {source}: its sha256 is {got}, not {want}")
+            raise AnsibleLookupError(f"{variable}_checksum does not match {source}: its sha256 is {got}, not {want}")
+        if not self.get_option("unpack"):
+            return [{"sha256": want, "path": path}]
         tree = cached_tree(os.path.join(cache_dir, "trees"), want, lambda work: unpack(path, work))
         return [{"sha256": want, "path": tree}]

@@ -17,6 +17,7 @@ The load goes over HTTPS through HAProxy. HAProxy's own retry and redispatch cou
 zero too: the drain, not a retry at the load balancer, is what keeps every request whole.
 """
 
+import contextlib
 import json
 import re
 import shutil
@@ -294,45 +295,38 @@ def network_namespace(host, *command):
     return subprocess.run(["nsenter", "-t", pid, "-n", *command], check=True, capture_output=True, text=True).stdout
 
 
-def test_a_host_without_a_route_to_the_index_deploys_from_the_wheelhouse(fleet, tmp_path):
-    """app2 loses its default route: it still reaches HAProxy and the other hosts, but no package
-    index. A rollout of a new dependency set with the wheelhouse: the canary (Debian 12) builds it,
-    app2 (Debian 12, offline, without uv) installs from it, app3 (Debian 13) builds its own, and no
-    request fails."""
-    offline = APPS[1]
-    wheelhouses = tmp_path / "wheelhouses"
-    extra = {"fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": str(wheelhouses),
-             "fastapi_gunicorn_requirements": ["python-dotenv==1.0.1"]}
-    default_route = network_namespace(offline, "ip", "route", "show", "default").strip()
+@contextlib.contextmanager
+def without_a_route_to_the_index(host):
+    """The host loses its default route: it still reaches HAProxy, the database and the other hosts,
+    but no package index. Its uv goes too, so uv must come from the wheelhouse."""
+    default_route = network_namespace(host, "ip", "route", "show", "default").strip()
     assert default_route.startswith("default via "), default_route
-    docker_exec(offline, "rm", "-rf", f"{BASE}/tools")  # uv too must come from the wheelhouse
-    network_namespace(offline, "ip", "route", "del", "default")
+    docker_exec(host, "rm", "-rf", f"{BASE}/tools")
+    network_namespace(host, "ip", "route", "del", "default")
     try:
         # No name resolution outside, and no route to any outside address (pypi.org's, say).
-        reach = docker_exec(offline, "python3", "-c", "import urllib.request; urllib.request.urlopen('https://pypi.org/simple/', timeout=5)",
+        reach = docker_exec(host, "python3", "-c", "import urllib.request; urllib.request.urlopen('https://pypi.org/simple/', timeout=5)",
                             check=False)
         assert reach.returncode != 0 and "name resolution" in reach.stderr, reach.stderr[-500:]
-        reach = docker_exec(offline, "python3", "-c", "import socket; socket.create_connection(('151.101.0.223', 443), timeout=5)", check=False)
+        reach = docker_exec(host, "python3", "-c", "import socket; socket.create_connection(('151.101.0.223', 443), timeout=5)", check=False)
         assert reach.returncode != 0 and "Network is unreachable" in reach.stderr, reach.stderr[-500:]
-        before = fleet.state()
-        measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", extra=extra))
+        yield
     finally:
-        network_namespace(offline, "ip", "route", "add", *default_route.split())
-    report = describe(measured)
-    check_load(measured, report, 1000)
-    assert measured["result"].returncode == 0, report
-    check_haproxy(fleet, report)
-    check_summary(measured["result"].stdout, before, fleet.state(), dict.fromkeys(APPS, "switched"))
-    # One wheelhouse per interpreter (Debian 12 and 13), each built once, on the first host of its kind.
+        network_namespace(host, "ip", "route", "add", *default_route.split())
+
+
+def check_wheelhouse(fleet, wheelhouses, output, offline, package):
+    """One wheelhouse per interpreter (Debian 12 and 13), each built once, on the first host of its
+    kind; every host installed the set (the offline one from the wheelhouse, uv included) and keeps
+    no wheels."""
     archives = sorted(p.name for p in wheelhouses.iterdir())
     assert len(archives) == 2 and all(re.fullmatch(r"[0-9a-f]{12}-\w+\.tar", a) for a in archives), archives
     for host in APPS:
         venv = re.search(rf"{BASE}/venvs/[0-9a-f]+", fleet.host_state(host)["exec_start"]).group(0)
         files = docker_exec(host, "sh", "-c", f"ls -A {venv} {venv}/lib/python3*/site-packages").stdout.split()
-        assert "python_dotenv-1.0.1.dist-info" in files and ".wheels" not in files and ".wheelhouse.tar" not in files, (host, files)
+        assert package in files and ".wheels" not in files and ".wheelhouse.tar" not in files, (host, files)
     assert docker_exec(offline, "test", "-x", f"{BASE}/tools/uv-0.13.9/bin/uv", check=False).returncode == 0, "uv from the wheelhouse"
     # The offline host built nothing itself: each wheelhouse task ran for it only to unpack.
-    output = measured["result"].stdout
     builds = re.findall(r"TASK \[[^]]*Build the wheelhouse, as the service user in a sandbox\][^\n]*\n((?:(?:changed|ok|skipping|fatal): .*\n)+)", output)
     assert any(f"changed: [{APPS[0]}]" in b for b in builds) and any(f"changed: [{APPS[2]}]" in b for b in builds), builds
     assert not any(f"changed: [{offline}]" in b for b in builds), builds
@@ -351,18 +345,28 @@ def test_migrations_run_once_per_rollout_and_a_failing_one_stops_it(fleet, tmp_p
     a rollout in three batches runs its migration once, on the canary, before any switch, and the
     fleet serves the new release with the new schema; then a release whose migration fails stops the
     rollout at the canary with no host switched and the schema as it was, and with site.yml no host
-    switches either. Load through HAProxy sees no failed request in any of them."""
+    switches either. Load through HAProxy sees no failed request in any of them.
+    The first rollout, a new dependency set, also reaches a host without a route to the package
+    index, through the wheelhouse: the canary (Debian 12) builds it, app2 (Debian 12, offline, without
+    uv) installs from it, app3 (Debian 13) builds its own."""
     setup = run_playbook(fleet.inventory, "playbooks/lab_database.yml", {"fastapi_gunicorn_lab_db_hosts": "lb"})
     assert setup.returncode == 0, setup.stdout[-3000:]
     shutil.copytree(DB_APP, tmp_path / "db1")
     extra = {**yaml.safe_load((DB_APP / "lab.yml").read_text(encoding="utf-8")), "fastapi_gunicorn_app_src": str(tmp_path / "db1"),
              "fastapi_gunicorn_lab_db_host": fleet.lb}
-    measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", extra=extra))
+    wheelhouses = tmp_path / "wheelhouses"
+    offline = APPS[1]
+    with without_a_route_to_the_index(offline):
+        before = fleet.state()
+        measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", extra={
+            **extra, "fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": str(wheelhouses)}))
     report = describe(measured)
     check_load(measured, report, 1000)
     assert measured["result"].returncode == 0, report
     assert measured["result"].stdout.count(BATCH_HEADER) == 3, report
     after = fleet.state()
+    check_summary(measured["result"].stdout, before, after, dict.fromkeys(APPS, "switched"))
+    check_wheelhouse(fleet, wheelhouses, measured["result"].stdout, offline, "alembic-1.20.1.dist-info")
     release = after[APPS[0]]["release"]
     assert {s["release"] for s in after.values()} == {release} and {s["version"] for s in after.values()} == {"1.0.0"}, after
     # Once for the rollout, on the canary, in the new release.

@@ -73,6 +73,10 @@ def test_change_under_load(harness, path, keepalive):
         if path.name == "constraints":
             packages = docker_exec(container, "sh", "-c", f"ls {after['venv']}/lib/python3*/site-packages").stdout.split()
             assert "python_dotenv-1.0.1.dist-info" in packages, on_host
+        if path.name == "python":
+            # The live venv runs the archive's interpreter, unpacked where its checksum names it; before, the system one.
+            assert re.fullmatch(rf"{BASE}/pythons/[0-9a-f]{{12}}/bin/python3\.13", after["python"]), on_host
+            assert re.fullmatch(r"/usr/bin/python3\.1[13]", before["python"]), on_host
         if path.name in ("hash_locked", "uv_lock"):
             # Installed from the lock alone, in --require-hashes mode: every line carries its hashes.
             lock = docker_exec(container, "cat", f"{after['venv']}/requirements.txt").stdout  # kept: the restore made a newer state
@@ -128,6 +132,8 @@ def test_failed_deploys_in_a_row_keep_the_last_healthy_state(harness):
     healthy = harness.states()
     for container, state in healthy.items():
         assert len(state["states"]) == 2, (container, state)
+        # The interpreter the python path unpacked went with the last kept state whose venv used it.
+        assert docker_exec(container, "ls", "-A", f"{BASE}/pythons").stdout.split() == [], container
 
     def attempts():
         return [harness.play({"app": "failing_health", "fastapi_gunicorn_release_id": f"fail-{i}",
