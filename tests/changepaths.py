@@ -165,8 +165,8 @@ class Harness:
             extra.update(python_archive())
         return extra
 
-    def play(self, change=None, playbook="molecule/zero_downtime/change.yml", tags=None, env=None):
-        return run_playbook(self.inventory, playbook, self.extra_vars(change), timeout=600, tags=tags, env=env)
+    def play(self, change=None, playbook="molecule/zero_downtime/change.yml", tags=None, env=None, check=False):
+        return run_playbook(self.inventory, playbook, self.extra_vars(change), timeout=600, tags=tags, env=env, check=check)
 
     def during(self, action, keepalive=True):
         """action() under load on every host: ({container: load results}, action's result)."""

@@ -78,7 +78,7 @@ def write_inventory(workdir: Path, groups: dict, group_vars: Path) -> Path:
 
 
 def playbook_command(inventory: Path | str, playbook: str, extra_vars: dict, limit: str | None = None, tags: str | None = None,
-                     connection: str | None = None):
+                     connection: str | None = None, check: bool = False):
     """inventory: a file, or "host," for one container (with connection community.docker.docker)."""
     command = ["ansible-playbook", "-i", str(inventory), "-e", json.dumps(extra_vars), str(ROOT / playbook)]
     if connection:
@@ -87,6 +87,8 @@ def playbook_command(inventory: Path | str, playbook: str, extra_vars: dict, lim
         command += ["--limit", limit]
     if tags:
         command += ["--tags", tags]
+    if check:
+        command += ["--check"]
     return command
 
 
@@ -94,8 +96,8 @@ PLAYBOOK_ENV = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBL
 
 
 def run_playbook(inventory: Path | str, playbook: str, extra_vars: dict, limit: str | None = None, timeout=900, tags: str | None = None,
-                 connection: str | None = None, env: dict | None = None):
-    command = playbook_command(inventory, playbook, extra_vars, limit, tags, connection)
+                 connection: str | None = None, env: dict | None = None, check: bool = False):
+    command = playbook_command(inventory, playbook, extra_vars, limit, tags, connection, check)
     return subprocess.run(command, cwd=ROOT, env={**PLAYBOOK_ENV, **(env or {})}, capture_output=True, text=True, timeout=timeout)
 
 

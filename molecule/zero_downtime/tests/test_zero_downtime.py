@@ -159,6 +159,19 @@ def test_failed_deploys_in_a_row_keep_the_last_healthy_state(harness):
         assert sorted(docker_exec(container, "ls", f"{BASE}/releases").stdout.split()) == sorted(rolled["releases"]), container
 
 
+def test_check_mode_with_an_interpreter_still_to_unpack_changes_nothing(harness):
+    """--check with an interpreter archive no host has (the one of the python path was pruned above):
+    the run reports what it would change and changes nothing, without stopping at the interpreter."""
+    before = harness.states()
+    play = harness.play({"python": True}, check=True)
+    report = play.stdout[-4000:]
+    assert play.returncode == 0, report
+    for container in harness.containers:
+        assert re.search(rf"^{container}\s*:.*changed=[1-9]", play.stdout, re.M), report
+        assert docker_exec(container, "ls", "-A", f"{BASE}/pythons").stdout.split() == [], container
+    assert harness.states() == before, report
+
+
 def test_interrupted_run_converges_when_run_again(harness):
     """A run killed after `current` moved and before the reload: the old workers still serve the old
     code. Run again, the role takes over the dead run's lock and makes the master serve the new release."""
