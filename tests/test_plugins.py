@@ -260,20 +260,20 @@ def test_wheelhouse_names_one_archive_per_key_and_keeps_the_newest_20(tmp_path):
 
 def test_state_files_writes_atomically_and_only_what_differs(tmp_path):
     target = tmp_path / "states" / "abc"
-    spec = {"directory": {"path": str(target), "owner": "root", "group": "root", "mode": "0750"},
+    spec = {"directories": [{"path": str(target), "owner": "root", "group": "root", "mode": "0750"}],
             "files": [{"key": "conf", "dest": str(target / "conf.py"), "content": "workers = 2\n", "owner": "root", "group": "daemon", "mode": "0640"},
                       {"key": "env", "dest": str(target / "secret.env"), "content": "TOKEN=s3cret-value\n", "owner": "root", "group": "root", "mode": "0600"}]}
     (tmp_path / "states").mkdir()
     dry = module("state_files", spec, check=True)
-    assert dry["changed"] and dry["changed_keys"] == ["conf", "env"] and not target.exists(), dry
+    assert dry["changed"] and dry["changed_keys"] == ["conf", "env"] and dry["made_directories"] == [str(target)] and not target.exists(), dry
     first = module("state_files", spec)
-    assert first["changed"] and first["changed_keys"] == ["conf", "env"], first
+    assert first["changed"] and first["changed_keys"] == ["conf", "env"] and first["made_directories"] == [str(target)], first
     assert "s3cret-value" not in json.dumps(first), "the secret content was echoed"
     assert (target / "conf.py").read_text() == "workers = 2\n"
     assert oct((target / "conf.py").stat().st_mode & 0o777) == "0o640" and (target / "conf.py").stat().st_gid == 1
     assert oct(target.stat().st_mode & 0o777) == "0o750"
     again = module("state_files", spec)
-    assert not again["changed"] and again["changed_keys"] == [], again
+    assert not again["changed"] and again["changed_keys"] == [] and again["made_directories"] == [], again
     os.chmod(target / "secret.env", 0o644)
     assert module("state_files", spec)["changed_keys"] == ["env"]
     assert oct((target / "secret.env").stat().st_mode & 0o777) == "0o600"

@@ -74,6 +74,17 @@ python:
   description: C(sys.version) of O(python), empty when it does not run (RV(python_error) says why).
   returned: when O(python) is given
   type: str
+platform:
+  description:
+    - C(os_family) (C(Debian) for Debian and its derivatives, as Ansible's fact names it, else the OS's name),
+      C(distribution) (name and version), C(service_mgr) (C(systemd) when systemd booted the host, else the
+      name of PID 1) and C(architecture) (C(uname -m)).
+  returned: always
+  type: dict
+cpus:
+  description: The CPUs this host's processes may run on (as C(nproc) counts them, cpusets included).
+  returned: always
+  type: int
 python_error:
   description: What O(python) wrote to its standard error.
   returned: when O(python) is given
@@ -125,6 +136,29 @@ def read_bytes(path):
             return handle.read()
     except OSError:
         return None
+
+
+def platform_entries():
+    """The OS family (as Ansible's os_family names Debian's), the distribution, the service manager and
+    the architecture: what the setup module's minimal subset would tell the platform check, read here."""
+    release = {}
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        data = read_bytes(path)
+        if data is not None:
+            for line in data.decode("utf-8", "replace").splitlines():
+                name, sep, value = line.partition("=")
+                if sep:
+                    release[name.strip()] = value.strip().strip("'\"")
+            break
+    ids = [release.get("ID", "")] + release.get("ID_LIKE", "").split()
+    # sd_booted(): systemd is the service manager when it made this directory.
+    manager = "systemd" if os.path.isdir("/run/systemd/system") else (read_bytes("/proc/1/comm") or b"unknown").decode().strip()
+    return {
+        "os_family": "Debian" if "debian" in ids else release.get("NAME", "unknown"),
+        "distribution": " ".join(filter(None, [release.get("NAME", "unknown"), release.get("VERSION_ID", "")])),
+        "service_mgr": manager,
+        "architecture": os.uname().machine,
+    }
 
 
 def digest(data, key=b""):
@@ -321,7 +355,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    result = {"changed": False, "drift": {}}
+    result = {"changed": False, "drift": {}, "cpus": len(os.sched_getaffinity(0)), "platform": platform_entries()}
 
     if params["python"]:
         # Reported, not failed: before the install phase the interpreter may be a package still to install.

@@ -17,10 +17,15 @@ description:
   - Each file is written to a temporary file in its directory and renamed over the old one, so a reader
     sees the old file or the new one, never a part.
 options:
-  directory:
+  directories:
     description:
-      - A directory (C(path), C(owner), C(group), C(mode)) made first when missing, for files that go in it.
-    type: dict
+      - Directories (each C(path), C(owner), C(group), C(mode)) made first when missing, for files that go
+        in them (the state's) or for what comes next (the release's, which the code is unpacked into). An
+        existing one is left as it is. Their paths are returned in RV(made_directories).
+    type: list
+    elements: dict
+    default: []
+    version_added: 1.7.0
   link:
     description:
       - A symbolic link (C(path), C(src), C(owner), C(group)) pointed at C(src) after the files are written,
@@ -84,6 +89,11 @@ EXAMPLES = r"""
 RETURN = r"""
 changed_keys:
   description: The keys of the files written (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+made_directories:
+  description: The paths of O(directories) that were made (or, in check mode, would be).
   returned: always
   type: list
   elements: str
@@ -168,7 +178,7 @@ def main():
                 "owner": {"type": "str", "required": True},
                 "group": {"type": "str", "required": True},
             }},
-            "directory": {"type": "dict", "options": {
+            "directories": {"type": "list", "elements": "dict", "default": [], "options": {
                 "path": {"type": "path", "required": True},
                 "owner": {"type": "str", "required": True},
                 "group": {"type": "str", "required": True},
@@ -177,10 +187,11 @@ def main():
         supports_check_mode=True,
     )
     changed = []
-    directory = module.params["directory"]
-    made = False
-    if directory and not os.path.isdir(directory["path"]):
-        made = True
+    made = []
+    for directory in module.params["directories"]:
+        if os.path.isdir(directory["path"]):
+            continue
+        made.append(directory["path"])
         if not module.check_mode:
             os.mkdir(directory["path"], int(directory["mode"], 8))
             os.chown(directory["path"], pwd.getpwnam(directory["owner"]).pw_uid, grp.getgrnam(directory["group"]).gr_gid)
@@ -235,8 +246,8 @@ def main():
                     pruned.append(entry.path)
                     if not module.check_mode:
                         shutil.rmtree(entry.path)
-    module.exit_json(changed=made or bool(changed) or link_changed or bool(pruned), changed_keys=changed,
-                     link_changed=link_changed, pruned=pruned)
+    module.exit_json(changed=bool(made) or bool(changed) or link_changed or bool(pruned), changed_keys=changed,
+                     made_directories=made, link_changed=link_changed, pruned=pruned)
 
 
 if __name__ == "__main__":
