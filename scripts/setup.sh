@@ -82,4 +82,4 @@ ensure_venv
 ensure_docker
 ensure_image 12 bookworm
 ensure_image 13 trixie
-log "ready: $("$venv/bin/ansible" --version | head -1), docker $(docker version -f '{{.Server.Version}}'), Debian 12 and 13 images"
+log "ready: $("$venv/bin/ansible" --version | sed -n 1p), docker $(docker version -f '{{.Server.Version}}'), Debian 12 and 13 images"
