@@ -361,3 +361,22 @@ def test_format_errors_names_each_failed_variable_without_echoing_secrets():
                     " {'var': 'a_secret', 'got': ['x y'], 'pattern': '\\\\S+', 'want': 'no spaces', 'secret': true},"
                     " {'var': 'fine', 'got': ['abc'], 'pattern': '[a-z]+', 'want': 'letters'}] | fastapi_gunicorn.deploy.format_errors")
     assert result["msg"] == ['a_name must be letters; not valid: ["bad\\n"]', "a_secret must be no spaces; a value does not match"], result
+
+
+def test_host_state_takes_the_lock_before_it_reads(tmp_path):
+    lock = tmp_path / "run" / "service.lock"
+    spec = {"read": {"lock": str(lock)}, "lock": {"path": str(lock), "owner": "controller=c pid=2 start=9", "timeout": 0}}
+    assert "lock" not in module("host_state", spec, check=True) and not lock.exists(), "a dry run took the lock"
+    taken = module("host_state", spec)
+    # The read comes after the lock: it sees this run's own line, and its directory was made.
+    assert taken["lock"] == {"taken": True, "held_by": "", "took_over": ""} and taken["files"]["lock"] == "controller=c pid=2 start=9\n", taken
+    other = {**spec, "lock": {**spec["lock"], "owner": "controller=c pid=3 start=9", "timeout": 1}}
+    held = module("host_state", other)
+    assert held["lock"] == {"taken": False, "held_by": "controller=c pid=2 start=9", "took_over": ""}, held
+    assert lock.read_text() == "controller=c pid=2 start=9\n", "a waiting run changed the lock"
+    # A lock whose owner is known to be gone is replaced at once; any other content is not.
+    wrong = module("host_state", {**other, "lock": {**other["lock"], "stale": "controller=c pid=1 start=9"}})
+    assert not wrong["lock"]["taken"], wrong
+    stale = module("host_state", {**other, "lock": {**other["lock"], "stale": "controller=c pid=2 start=9"}})
+    assert stale["lock"] == {"taken": True, "held_by": "", "took_over": "controller=c pid=2 start=9"}, stale
+    assert lock.read_text() == "controller=c pid=3 start=9\n"

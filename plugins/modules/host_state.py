@@ -18,7 +18,8 @@ description:
     with their digest, owner and mode, links, unit states, health URLs, absent paths) and reports each
     difference, by group. The role skips a phase whose group has no difference, so a run with nothing
     to change is one call.
-  - Changes nothing on the host.
+  - Changes nothing on the host, except with O(lock), which first takes the run's lock, so that the read
+    is what the run changes under that lock.
 options:
   python:
     description: Interpreter whose C(sys.version) is returned as RV(python).
@@ -38,6 +39,14 @@ options:
       - C(user), C(group) and C(comment). Returns RV(account) (the user's and group's entries, and the group ids
         of every account carrying C(comment)).
     type: dict
+  lock:
+    description:
+      - Take the lock before reading. C(path) is the lock file, created with O_EXCL and holding C(owner) (one
+        line); its directory is made if missing. A lock whose content is C(stale) (a run known to be gone) is
+        replaced at once. A lock held by another run is waited for up to C(timeout) seconds; then RV(lock)
+        says who holds it and nothing is taken. Not taken in check mode.
+    type: dict
+    version_added: 1.8.0
   want:
     description:
       - Groups of checks, by name. Each group may hold C(packages) (Debian package names, C(name=version)
@@ -110,6 +119,13 @@ digests:
   description: The first 16 hex digits of SHA-256 over each checked file (keyed for a C(secret) one), by path.
   returned: always
   type: dict
+lock:
+  description:
+    - With O(lock), C(taken) (true when this call took it), C(held_by) (the holder's line when it did not)
+      and C(took_over) (the stale owner replaced, else empty).
+  returned: when O(lock) is given, outside check mode
+  type: dict
+  version_added: 1.8.0
 drift:
   description: For each O(want) group, the differences found, one sentence each; an empty list means converged.
   returned: always
@@ -125,6 +141,7 @@ import re
 import socket
 import stat
 import subprocess
+import time
 import urllib.parse
 
 from ansible.module_utils.basic import AnsibleModule
@@ -343,6 +360,31 @@ def check_group(checks, key, digests):
     return problems
 
 
+def take_lock(path, owner, stale, timeout):
+    """Create the lock file with O_EXCL (waiting up to timeout seconds for its holder), after
+    removing a lock whose content is stale: a run known to be gone."""
+    result = {"taken": False, "held_by": "", "took_over": ""}
+    held = (read_bytes(path) or b"").decode("utf-8", "replace").strip()
+    if stale and held == stale:
+        os.unlink(path)
+        result["took_over"] = stale
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            if time.monotonic() >= deadline:
+                result["held_by"] = (read_bytes(path) or b"").decode("utf-8", "replace").strip()
+                return result
+            time.sleep(0.5)
+            continue
+        with os.fdopen(handle, "w") as lock:
+            lock.write(owner.strip() + "\n")
+        result["taken"] = True
+        return result
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -350,12 +392,23 @@ def main():
             "read": {"type": "dict", "default": {}},
             "secret": {"type": "dict", "no_log": True},
             "account": {"type": "dict"},
+            "lock": {"type": "dict", "options": {"path": {"type": "path", "required": True},
+                                                 "owner": {"type": "str", "required": True},
+                                                 "stale": {"type": "str", "default": ""},
+                                                 "timeout": {"type": "int", "default": 0}}},
             "want": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
     params = module.params
     result = {"changed": False, "drift": {}, "cpus": len(os.sched_getaffinity(0)), "platform": platform_entries()}
+
+    if params["lock"] and not module.check_mode:
+        lock = params["lock"]
+        try:
+            result["lock"] = take_lock(lock["path"], lock["owner"], lock["stale"], lock["timeout"])
+        except OSError as error:
+            module.fail_json(msg="Could not take the lock %s: %s" % (lock["path"], error))
 
     if params["python"]:
         # Reported, not failed: before the install phase the interpreter may be a package still to install.

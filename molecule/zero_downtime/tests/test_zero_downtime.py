@@ -220,7 +220,7 @@ def test_concurrent_runs_do_not_interleave(harness):
     check_loads(measured, report, 500)
     assert first.returncode == 0 and second.returncode == 0, report
     # The second run went past its lock only after the first gave the lock back.
-    assert second.first("TASK [fastapi_gunicorn.deploy.fastapi_gunicorn : Read the host again, under the lock]") > first.first("Give back the lock"), report
+    assert second.first("TASK [fastapi_gunicorn.deploy.fastapi_gunicorn : Stop when another run holds the lock]") > first.first("Give back the lock"), report
     assert conf_settings(harness, "keepalive") == {"72"}
 
     def impatient():
