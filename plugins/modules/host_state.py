@@ -366,8 +366,11 @@ def take_lock(path, owner, stale, timeout):
     result = {"taken": False, "held_by": "", "took_over": ""}
     held = (read_bytes(path) or b"").decode("utf-8", "replace").strip()
     if stale and held == stale:
-        os.unlink(path)
-        result["took_over"] = stale
+        try:
+            os.unlink(path)
+            result["took_over"] = stale
+        except FileNotFoundError:  # another run removed it first
+            pass
     os.makedirs(os.path.dirname(path), exist_ok=True)
     deadline = time.monotonic() + timeout
     while True:

@@ -55,9 +55,14 @@ def check_haproxy(fleet, report):
         assert (row["wretr"], row["wredis"]) == ("0", "0"), f"{name} retried at HAProxy\n{report}"
 
 
-def describe(measured):
+def play_under_load(fleet, playbook, minimum=1000, load=None, **kwargs):
+    """The playbook run under the load through HAProxy (the fleet's, or `load`), the load checked
+    (more than `minimum` requests, none failed): (the run, the load's results, a report for assertion messages)."""
+    measured = (load or fleet.load).during(lambda: fleet.play(playbook, **kwargs))
     play = measured["result"]
-    return f"load={measured['load']}\nplay rc={play.returncode}\n{play.stdout[-5000:]}{play.stderr[-2000:]}"
+    report = f"load={measured['load']}\nplay rc={play.returncode}\n{play.stdout[-5000:]}{play.stderr[-2000:]}"
+    check_load(measured, report, minimum)
+    return play, measured["load"], report
 
 
 def summary(output):
@@ -101,30 +106,25 @@ def test_rolling_update(fleet, tmp_path):
     extra = {"fastapi_gunicorn_app_git_repo": str(repo), "fastapi_gunicorn_app_git_ref": "main", "fastapi_gunicorn_test_repo": str(repo),
              "fastapi_gunicorn_rollout_drain_tasks": str(ROOT / "molecule" / "fleet" / "hooks" / "move_branch.yml")}
     before = fleet.state()
-    measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", app="v2", extra=extra))
-    report = describe(measured)
-    check_load(measured, report, 1000)
-    assert measured["result"].returncode == 0, report
+    play, load, report = play_under_load(fleet, "playbooks/rolling_update.yml", app="v2", extra=extra)
+    assert play.returncode == 0, report
     after = fleet.state()
     assert {s["version"] for s in after.values()} == {VERSIONS["v2"]}, after
     assert {s["release"] for s in after.values()} == {commit[:12]}, "the commit the branch named at the start, on every host"
     assert git(repo, "rev-list", "--count", f"{commit}..main") == str(len(APPS)), "the branch moved once per host during the rollout"
     assert all(s["current"].endswith("/" + s["release"]) for s in after.values()), after
     # The clients saw the old release, then the new one: the load crossed the rollout.
-    seen = measured["load"]["seen"]
+    seen = load["seen"]
     assert before[APPS[0]]["release"] in seen and after[APPS[0]]["release"] in seen, seen
     # Default batches [1, "25%", "100%"] on 3 hosts: canary, one more, the last.
-    assert measured["result"].stdout.count(BATCH_HEADER) == 3, report
+    assert play.stdout.count(BATCH_HEADER) == 3, report
     check_haproxy(fleet, report)
-    check_summary(measured["result"].stdout, before, after, dict.fromkeys(APPS, "switched"))
+    check_summary(play.stdout, before, after, dict.fromkeys(APPS, "switched"))
 
 
 def test_failing_canary_stops_the_rollout(fleet):
     before = fleet.state()
-    measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", app="failing_health"))
-    report = describe(measured)
-    check_load(measured, report, 1000)
-    play = measured["result"]
+    play, _, report = play_under_load(fleet, "playbooks/rolling_update.yml", app="failing_health")
     assert play.returncode != 0, report
     assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped after the canary batch\n" + report
     assert "failed its update and the rollout stops" in play.stdout, report
@@ -148,14 +148,12 @@ def test_fleet_rollback(fleet):
     }
     for host in APPS:
         docker_exec(host, "rm", "-f", HOOK_LOG)
-    measured = fleet.load.during(lambda: fleet.play("playbooks/rollback.yml", extra=hooks))
-    report = describe(measured)
-    check_load(measured, report, 1000)
-    assert measured["result"].returncode == 0, report
+    play, _, report = play_under_load(fleet, "playbooks/rollback.yml", extra=hooks)
+    assert play.returncode == 0, report
     after = fleet.state()
     assert {s["version"] for s in after.values()} == {VERSIONS["v1"]}, report
     check_haproxy(fleet, report)
-    check_summary(measured["result"].stdout, before, after, dict.fromkeys(APPS, "switched"))
+    check_summary(play.stdout, before, after, dict.fromkeys(APPS, "switched"))
     for host in APPS:
         ran = docker_exec(host, "cat", HOOK_LOG).stdout.splitlines()
         assert ran == [f"drain {before[host]['current']}", f"enable {after[host]['current']}"], f"{host}: {ran}"
@@ -197,10 +195,7 @@ def breaker_wheel(fleet):
 def test_failing_change_with_the_same_code_rolls_the_canary_back(fleet, breaker_wheel, kind):
     before = fleet.state()
     extra = {**FAILING_CHANGES[kind], "fastapi_gunicorn_health_retries": 8}
-    measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", extra=extra))
-    report = describe(measured)
-    check_load(measured, report, 1000)
-    play = measured["result"]
+    play, _, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra=extra)
     assert play.returncode != 0, report
     assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped after the canary batch\n" + report
     assert f"Rolled back to state {before[APPS[0]]['states'][0]}" in play.stdout, report
@@ -257,10 +252,8 @@ def test_certificate_renewal_reloads_haproxy_without_a_failed_request(fleet, tmp
     load = Load(fleet.lb, port=443, tls_ca="/root/both.pem")
     original = served_certificate(fleet)
     for pem, expected in ((renewed, ssl.PEM_cert_to_DER_cert(cert.read_text())), (Path(LAB_PEM), original)):
-        measured = load.during(lambda: fleet.play("playbooks/site.yml", extra={"fastapi_gunicorn_haproxy_tls_pem": str(pem)}, limit="lb"))
-        play = measured["result"]
-        report = f"load={measured['load']}\n{play.stdout[-4000:]}"
-        check_load(measured, report, 300)
+        play, _, report = play_under_load(fleet, "playbooks/site.yml", minimum=300, load=load,
+                                          extra={"fastapi_gunicorn_haproxy_tls_pem": str(pem)}, limit="lb")
         assert play.returncode == 0, report
         assert "RUNNING HANDLER [fastapi_gunicorn.deploy.fastapi_gunicorn_haproxy : Reload haproxy]" in play.stdout, report
         assert served_certificate(fleet) == expected, report
@@ -358,15 +351,13 @@ def test_migrations_run_once_per_rollout_and_a_failing_one_stops_it(fleet, tmp_p
     offline = APPS[1]
     with without_a_route_to_the_index(offline):
         before = fleet.state()
-        measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", extra={
-            **extra, "fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": str(wheelhouses)}))
-    report = describe(measured)
-    check_load(measured, report, 1000)
-    assert measured["result"].returncode == 0, report
-    assert measured["result"].stdout.count(BATCH_HEADER) == 3, report
+        play, _, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra={
+            **extra, "fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": str(wheelhouses)})
+    assert play.returncode == 0, report
+    assert play.stdout.count(BATCH_HEADER) == 3, report
     after = fleet.state()
-    check_summary(measured["result"].stdout, before, after, dict.fromkeys(APPS, "switched"))
-    check_wheelhouse(fleet, wheelhouses, measured["result"].stdout, offline, "alembic-1.20.1.dist-info")
+    check_summary(play.stdout, before, after, dict.fromkeys(APPS, "switched"))
+    check_wheelhouse(fleet, wheelhouses, play.stdout, offline, "alembic-1.20.1.dist-info")
     release = after[APPS[0]]["release"]
     assert {s["release"] for s in after.values()} == {release} and {s["version"] for s in after.values()} == {"1.0.0"}, after
     # Once for the rollout, on the canary, in the new release.
@@ -382,10 +373,7 @@ def test_migrations_run_once_per_rollout_and_a_failing_one_stops_it(fleet, tmp_p
         'def upgrade() -> None:\n    op.add_column("orders", __import__("sqlalchemy").Column("note", __import__("sqlalchemy").Text))\n'
         '    op.execute("SELECT no_such_column FROM orders")\n', encoding="utf-8")
     before = fleet.state()
-    measured = fleet.load.during(lambda: fleet.play("playbooks/rolling_update.yml", extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "db2")}))
-    report = describe(measured)
-    check_load(measured, report, 1000)
-    play = measured["result"]
+    play, _, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "db2")})
     assert play.returncode != 0, report
     assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped at the canary\n" + report
     assert "failed its check before the switch (Check that the database migrations passed)" in play.stdout, report
@@ -398,10 +386,7 @@ def test_migrations_run_once_per_rollout_and_a_failing_one_stops_it(fleet, tmp_p
     check_haproxy(fleet, report)
 
     # site.yml, every host at once: each waits for the one migration and fails before its switch.
-    measured = fleet.load.during(lambda: fleet.play("playbooks/site.yml", extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "db2")}))
-    report = describe(measured)
-    check_load(measured, report, 500)
-    play = measured["result"]
+    play, _, report = play_under_load(fleet, "playbooks/site.yml", minimum=500, extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "db2")})
     assert play.returncode != 0 and play.stdout.count("the database migrations failed (exit status 1)") >= len(APPS), report
     assert all(re.search(rf"^{host}\s*:.*failed=1\s+skipped=\d+\s+rescued=1", play.stdout, re.M) for host in APPS), report
     assert {h: s["release"] for h, s in fleet.state().items()} == {h: s["release"] for h, s in before.items()}, report
