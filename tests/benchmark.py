@@ -90,14 +90,15 @@ def goals(harness, results, rounds=3):
     also under Mitogen (medians of `rounds`); under load, the throughput ratio of the config and code paths."""
     role, floor, noop, role_mitogen, noop_mitogen = [], [], [], [], []
     for i in range(rounds):
-        app = ("v2", "v3")[i % 2]
-        harness.play()  # the base state (v1): each deploy below is a code change
-        role.append(timed(lambda: harness.play({"app": app})))
+        # Each deploy below is a code change from the base state (v1), to a release new to the host:
+        # the role and the floor both copy the code every round.
         harness.play()
-        floor.append(timed(lambda: harness.play({"app": app}, "tests/playbooks/floor.yml")))
+        role.append(timed(lambda: harness.play({"app": harness.new_release(f"role-{i}")})))
+        harness.play()
+        floor.append(timed(lambda: harness.play({"app": harness.new_release(f"floor-{i}")}, "tests/playbooks/floor.yml")))
         harness.play()
         noop.append(timed(lambda: harness.play(), unchanged=True))
-        role_mitogen.append(timed(lambda: harness.play({"app": app, **MITOGEN_VARS}, env=MITOGEN_ENV)))
+        role_mitogen.append(timed(lambda: harness.play({"app": harness.new_release(f"mitogen-{i}"), **MITOGEN_VARS}, env=MITOGEN_ENV)))
         harness.play(MITOGEN_VARS, env=MITOGEN_ENV)
         noop_mitogen.append(timed(lambda: harness.play(MITOGEN_VARS, env=MITOGEN_ENV), unchanged=True))
     ratios = {r["path"].name: window_stats(r) for r in results if r["keepalive"]}

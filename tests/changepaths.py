@@ -157,6 +157,15 @@ class Harness:
     def close(self):
         shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def new_release(self, name, base="v2"):
+        """A copy of app `base` whose code no host has seen (a new release id), as app `name`."""
+        path = self.workdir / name
+        shutil.copytree(self.apps[base], path)
+        with open(path / "main.py", "a", encoding="utf-8") as main:
+            main.write(f"\n# release {name}\n")
+        self.apps[name] = str(path) + "/"
+        return name
+
     def extra_vars(self, change=None):
         change = change or {}
         extra = {k: v for k, v in change.items() if k not in ("app", "python")}

@@ -296,6 +296,36 @@ def test_state_files_swaps_the_link_and_prunes_what_is_not_kept(tmp_path):
     assert not module("state_files", spec)["changed"]
 
 
+def test_state_files_makes_a_fresh_directory_new(tmp_path):
+    venv = tmp_path / "venvs" / "abc"
+    (venv / "lib").mkdir(parents=True)
+    (venv / "lib" / "half-installed.py").write_text("x")
+    spec = {"directories": [{"path": str(venv), "owner": "root", "group": "root", "mode": "0750", "fresh": True}],
+            "files": [{"key": "requirements", "dest": str(venv / "requirements.txt"), "content": "uv\n",
+                       "owner": "root", "group": "root", "mode": "0644"}]}
+    dry = module("state_files", spec, check=True)
+    assert dry["made_directories"] == [str(venv)] and (venv / "lib" / "half-installed.py").exists(), dry
+    done = module("state_files", spec)
+    assert done["changed"] and done["made_directories"] == [str(venv)], done
+    assert sorted(p.name for p in venv.iterdir()) == ["requirements.txt"] and oct(venv.stat().st_mode & 0o777) == "0o750", done
+    kept = module("state_files", {**spec, "directories": [{**spec["directories"][0], "fresh": False}]})
+    assert not kept["changed"] and (venv / "requirements.txt").exists(), kept
+
+
+def test_state_files_gives_back_only_its_own_lock(tmp_path):
+    lock = tmp_path / "service.lock"
+    lock.write_text("controller=c pid=2 start=9 user=root since=2026-12-01T00:00:00\n")
+    for owner in ("controller=c pid=2 start=90 user=root", "controller=c pid=3 start=9 user=root"):
+        other = module("state_files", {"unlock": {"path": str(lock), "owner": owner}})
+        assert not other["unlocked"] and not other["changed"] and lock.exists(), (owner, other)
+    spec = {"unlock": {"path": str(lock), "owner": "controller=c pid=2 start=9 user=root"}}
+    assert not module("state_files", spec, check=True)["unlocked"] and lock.exists(), "a dry run gave back the lock"
+    done = module("state_files", spec)
+    assert done["unlocked"] and not done["changed"] and not lock.exists(), done
+    again = module("state_files", spec)
+    assert not again["unlocked"] and "failed" not in again, again
+
+
 @pytest.fixture
 def web():
     class Handler(http.server.BaseHTTPRequestHandler):

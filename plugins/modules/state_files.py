@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: state_files
-short_description: Write a state's files, switch its link and prune old states, in one call
+short_description: Write a state's files, switch its link, prune old states and give back the lock, in one call
 version_added: 1.1.0
 description:
   - Writes the files of a C(fastapi_gunicorn) state (config, secret environment, units), from given content
@@ -21,7 +21,9 @@ options:
     description:
       - Directories (each C(path), C(owner), C(group), C(mode)) made first when missing, for files that go
         in them (the state's) or for what comes next (the release's, which the code is unpacked into). An
-        existing one is left as it is. Their paths are returned in RV(made_directories).
+        existing one is left as it is, unless C(fresh) is set: then whatever is at C(path) is removed and
+        the directory made new (a failed build's leftovers go). Their paths are returned in RV(made_directories).
+      - C(fresh) was added in 1.9.0.
     type: list
     elements: dict
     default: []
@@ -36,6 +38,13 @@ options:
       - After the files, remove every directory directly under C(parents) that is not in C(keep)
         (old states, releases and virtualenvs). Links and files there are left alone.
     type: dict
+  unlock:
+    description:
+      - Last, remove the run's lock file at C(path) if this run holds it: its content starts with C(owner)
+        and a space. A lock held by another run is left alone. Whether it was removed is returned in
+        RV(unlocked).
+    type: dict
+    version_added: 1.9.0
   files:
     description: The files to write.
     type: list
@@ -106,6 +115,10 @@ pruned:
   returned: always
   type: list
   elements: str
+unlocked:
+  description: Whether O(unlock) removed the lock (never in check mode).
+  returned: always
+  type: bool
 """
 
 import grp
@@ -128,6 +141,14 @@ def wanted_bytes(module, spec):
         if module.check_mode:
             return None
         module.fail_json(msg="cannot read %s: %s" % (spec["src"], error))
+
+
+def read_text(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
 
 
 def matches(dest, data, uid, gid, mode):
@@ -178,21 +199,31 @@ def main():
                 "owner": {"type": "str", "required": True},
                 "group": {"type": "str", "required": True},
             }},
+            "unlock": {"type": "dict", "options": {
+                "path": {"type": "path", "required": True},
+                "owner": {"type": "str", "required": True},
+            }},
             "directories": {"type": "list", "elements": "dict", "default": [], "options": {
                 "path": {"type": "path", "required": True},
                 "owner": {"type": "str", "required": True},
                 "group": {"type": "str", "required": True},
                 "mode": {"type": "str", "required": True},
+                "fresh": {"type": "bool", "default": False},
             }}},
         supports_check_mode=True,
     )
     changed = []
     made = []
     for directory in module.params["directories"]:
-        if os.path.isdir(directory["path"]):
+        fresh = directory["fresh"] and os.path.lexists(directory["path"])
+        if os.path.isdir(directory["path"]) and not fresh:
             continue
         made.append(directory["path"])
         if not module.check_mode:
+            if fresh and os.path.isdir(directory["path"]) and not os.path.islink(directory["path"]):
+                shutil.rmtree(directory["path"])
+            elif fresh:
+                os.unlink(directory["path"])
             os.mkdir(directory["path"], int(directory["mode"], 8))
             os.chown(directory["path"], pwd.getpwnam(directory["owner"]).pw_uid, grp.getgrnam(directory["group"]).gr_gid)
             os.chmod(directory["path"], int(directory["mode"], 8))
@@ -246,8 +277,19 @@ def main():
                     pruned.append(entry.path)
                     if not module.check_mode:
                         shutil.rmtree(entry.path)
+    # The lock is not part of the state: giving it back is no change.
+    unlock = module.params["unlock"]
+    unlocked = False
+    if unlock and not module.check_mode:
+        held = (read_text(unlock["path"]) or "").strip()
+        if held.startswith(unlock["owner"] + " "):
+            try:
+                os.unlink(unlock["path"])
+                unlocked = True
+            except FileNotFoundError:
+                pass
     module.exit_json(changed=bool(made) or bool(changed) or link_changed or bool(pruned), changed_keys=changed,
-                     made_directories=made, link_changed=link_changed, pruned=pruned)
+                     made_directories=made, link_changed=link_changed, pruned=pruned, unlocked=unlocked)
 
 
 if __name__ == "__main__":

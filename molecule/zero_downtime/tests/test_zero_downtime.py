@@ -68,6 +68,8 @@ def test_change_under_load(harness, path, keepalive):
         if not path.expect_ok:
             # Nothing live moved: same release, same master.
             assert (after["current"], after["main_pid"]) == (before["current"], before["main_pid"]), on_host
+        # Given back, whether the run succeeded or failed, and whichever call gave it back.
+        assert docker_exec(container, "test", "-e", LOCK, check=False).returncode != 0, f"the run left its lock\n{on_host}"
         if path.name in INSTALLER:
             assert harness.installer(container) == INSTALLER[path.name], on_host
         if path.name == "constraints":
@@ -151,12 +153,15 @@ def test_failed_deploys_in_a_row_keep_the_last_healthy_state(harness):
         for key in ("release", "current", "states", "main_pid"):
             assert after[key] == healthy[container][key], (container, key, after, healthy[container])
 
-    play_under_load(harness, lambda: harness.play(keep, playbook="playbooks/rollback.yml"))
+    rollback, report = play_under_load(harness, lambda: harness.play(keep, playbook="playbooks/rollback.yml"))
+    assert unlock_step_skipped(rollback.stdout), f"the record of the rollback did not give back the lock\n{report}"
     for container, rolled in harness.states().items():
         assert rolled["version"] == VERSIONS["v1"], (container, rolled)
         assert rolled["states"] == [healthy[container]["states"][1], healthy[container]["states"][0]], (container, rolled)
         # The failed attempts are pruned once a change passes; what the kept states use stays.
         assert sorted(docker_exec(container, "ls", f"{BASE}/releases").stdout.split()) == sorted(rolled["releases"]), container
+        # rollback.yml gave its lock back in the call that recorded the state it went back to.
+        assert docker_exec(container, "test", "-e", LOCK, check=False).returncode != 0, container
 
 
 def test_check_mode_with_an_interpreter_still_to_unpack_changes_nothing(harness):
@@ -196,6 +201,12 @@ def test_interrupted_run_converges_when_run_again(harness):
         assert after["states"][0] != was["states"][0], (container, after)
 
 
+def unlock_step_skipped(stdout):
+    """The run's own unlock step was skipped on every host: the record's call gave the lock back."""
+    step = stdout.split("Give back the lock of fastapi_app]")[-1].split("TASK [")[0].split("PLAY RECAP")[0]
+    return "skipping: [" in step and "ok: [" not in step and "changed: [" not in step
+
+
 def wait_for_lock(harness, timeout=120):
     """Until every host holds the lock."""
     deadline = time.monotonic() + timeout
@@ -219,8 +230,11 @@ def test_concurrent_runs_do_not_interleave(harness):
     report = f"first:\n{first.stdout[-3000:]}\nsecond:\n{second.stdout[-3000:]}"
     check_loads(measured, report, 500)
     assert first.returncode == 0 and second.returncode == 0, report
-    # The second run went past its lock only after the first gave the lock back.
-    assert second.first("TASK [fastapi_gunicorn.deploy.fastapi_gunicorn : Stop when another run holds the lock]") > first.first("Give back the lock"), report
+    # The second run went past its lock only after the first gave the lock back: in the call that
+    # records the new state (a config change leaves nothing to do after it), not in a call of its own.
+    released = first.first("then give back the lock if nothing follows")
+    assert unlock_step_skipped(first.stdout), report
+    assert second.first("TASK [fastapi_gunicorn.deploy.fastapi_gunicorn : Stop when another run holds the lock]") > released, report
     assert conf_settings(harness, "keepalive") == {"72"}
 
     def impatient():
