@@ -141,10 +141,10 @@ import re
 import socket
 import stat
 import subprocess
-import time
 import urllib.parse
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.run_lock import take as take_lock
 
 
 def read_bytes(path):
@@ -358,34 +358,6 @@ def check_group(checks, key, digests):
             problems.append("%s exists: %s" % (path, (read_bytes(path) or b"").decode("utf-8", "replace").strip()[:200]))
 
     return problems
-
-
-def take_lock(path, owner, stale, timeout):
-    """Create the lock file with O_EXCL (waiting up to timeout seconds for its holder), after
-    removing a lock whose content is stale: a run known to be gone."""
-    result = {"taken": False, "held_by": "", "took_over": ""}
-    held = (read_bytes(path) or b"").decode("utf-8", "replace").strip()
-    if stale and held == stale:
-        try:
-            os.unlink(path)
-            result["took_over"] = stale
-        except FileNotFoundError:  # another run removed it first
-            pass
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            if time.monotonic() >= deadline:
-                result["held_by"] = (read_bytes(path) or b"").decode("utf-8", "replace").strip()
-                return result
-            time.sleep(0.5)
-            continue
-        with os.fdopen(handle, "w") as lock:
-            lock.write(owner.strip() + "\n")
-        result["taken"] = True
-        return result
 
 
 def main():

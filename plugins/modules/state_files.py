@@ -129,6 +129,7 @@ import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.run_lock import give_back
 
 
 def wanted_bytes(module, spec):
@@ -141,14 +142,6 @@ def wanted_bytes(module, spec):
         if module.check_mode:
             return None
         module.fail_json(msg="cannot read %s: %s" % (spec["src"], error))
-
-
-def read_text(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return None
 
 
 def matches(dest, data, uid, gid, mode):
@@ -279,15 +272,7 @@ def main():
                         shutil.rmtree(entry.path)
     # The lock is not part of the state: giving it back is no change.
     unlock = module.params["unlock"]
-    unlocked = False
-    if unlock and not module.check_mode:
-        held = (read_text(unlock["path"]) or "").strip()
-        if held.startswith(unlock["owner"] + " "):
-            try:
-                os.unlink(unlock["path"])
-                unlocked = True
-            except FileNotFoundError:
-                pass
+    unlocked = bool(unlock) and not module.check_mode and give_back(unlock["path"], unlock["owner"])
     module.exit_json(changed=bool(made) or bool(changed) or link_changed or bool(pruned), changed_keys=changed,
                      made_directories=made, link_changed=link_changed, pruned=pruned, unlocked=unlocked)
 
