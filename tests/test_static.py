@@ -50,6 +50,24 @@ def test_ansible_doc_shows_every_variable(role):
     assert sorted(shown["main"]["options"]) == sorted(defaults), "every default is documented, and nothing else"
 
 
+PLUGINS = sorted((ROOT / "plugins" / kind / f"{name}.py", {"modules": "module"}.get(kind, kind))
+                 for kind in ("modules", "lookup") for name in
+                 (path.stem for path in (ROOT / "plugins" / kind).glob("*.py")))
+
+
+@pytest.mark.parametrize(("path", "kind"), PLUGINS, ids=lambda p: p.stem if isinstance(p, Path) else p)
+def test_ansible_doc_shows_every_plugin(path, kind):
+    """A plugin's documentation is YAML that ansible-doc renders: an unquoted colon in a description breaks it."""
+    name = f"fastapi_gunicorn.deploy.{path.stem}"
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    result = subprocess.run(["ansible-doc", "-t", kind, "--json", name], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0 and "Unable to parse documentation" not in result.stderr, result.stderr
+    doc = json.loads(result.stdout)[name]
+    assert doc["doc"]["short_description"] and doc["doc"]["description"], name
+    if kind == "module":
+        assert doc["examples"] and doc["return"], name
+
+
 @pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
 def test_every_variable_is_prefixed(role):
     for relative in ("defaults/main.yml", "vars/main.yml"):

@@ -21,7 +21,7 @@ options:
     description:
       - Directories (each C(path), C(owner), C(group), C(mode)) made first when missing, for files that go
         in them (the state's) or for what comes next (the release's, which the code is unpacked into). An
-        existing one is left as it is, unless C(fresh) is set: then whatever is at C(path) is removed and
+        existing one is left as it is, unless C(fresh) is set, in which case whatever is at C(path) is removed and
         the directory made new (a failed build's leftovers go). Their paths are returned in RV(made_directories).
       - C(fresh) was added in 1.9.0.
     type: list
@@ -40,8 +40,8 @@ options:
     type: dict
   unlock:
     description:
-      - Last, remove the run's lock file at C(path) if this run holds it: its content starts with C(owner)
-        and a space. A lock held by another run is left alone. Whether it was removed is returned in
+      - Last, remove the run's lock file at C(path) if this run holds it, that is if its content starts with
+        C(owner) and a space. A lock held by another run is left alone. Whether it was removed is returned in
         RV(unlocked).
     type: dict
     version_added: 1.9.0
