@@ -41,6 +41,20 @@ options:
     version_added: 1.6.0
 """
 
+EXAMPLES = r"""
+- name: Unpack a verified release tarball from a URL on the controller
+  ansible.builtin.set_fact:
+    app_tree: >-
+      {{ lookup('fastapi_gunicorn.deploy.artifact_source', 'https://artifacts.example.com/app-1.4.2.tar.gz',
+                checksum='sha256:0d5b5f9f4c6e0b1c2a7f8e3d4c5b6a79880716253443526170f8e9d0c1b2a3f4') }}
+
+- name: Verify an interpreter archive without unpacking it (the host unpacks it)
+  ansible.builtin.debug:
+    msg: >-
+      {{ lookup('fastapi_gunicorn.deploy.artifact_source', '/srv/artifacts/python-3.12.tar.gz', unpack=false,
+                checksum=python_archive_sha256, variable='fastapi_gunicorn_python_archive').path }}
+"""
+
 RETURN = r"""
 _raw:
   description: One dict with C(sha256) (the artifact's) and C(path) (the unpacked tree, or with O(unpack=false) the file).

@@ -34,6 +34,16 @@ options:
     default: ~/.cache/fastapi_gunicorn/git
 """
 
+EXAMPLES = r"""
+- name: Export the commit a tag points at
+  ansible.builtin.set_fact:
+    app_git: "{{ lookup('fastapi_gunicorn.deploy.git_source', 'https://git.example.com/team/app.git', ref='v1.4.2') }}"
+
+- name: Show the commit and where its files are
+  ansible.builtin.debug:
+    msg: "{{ app_git.commit }} in {{ app_git.path }}"
+"""
+
 RETURN = r"""
 _raw:
   description: One dict with C(commit) (the full commit id) and C(path) (the exported tree).

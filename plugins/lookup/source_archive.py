@@ -38,6 +38,19 @@ options:
     default: ~/.cache/fastapi_gunicorn/sources
 """
 
+EXAMPLES = r"""
+- name: Pack an app directory, with a completion marker, leaving out caches
+  ansible.builtin.set_fact:
+    app_source: >-
+      {{ lookup('fastapi_gunicorn.deploy.source_archive', playbook_dir ~ '/app', marker='.release',
+                excludes=['__pycache__', '*.pyc', '.git', 'docs/build']) }}
+
+- name: Unpack it on the host
+  ansible.builtin.unarchive:
+    src: "{{ app_source.archive }}"
+    dest: "/srv/app/releases/{{ app_source.hash }}"
+"""
+
 RETURN = r"""
 _raw:
   description: One dict with C(hash) (12 hex digits), C(archive) (its path) and C(files) (how many were packed).

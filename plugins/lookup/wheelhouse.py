@@ -24,6 +24,12 @@ options:
     default: ~/.cache/fastapi_gunicorn/wheelhouses
 """
 
+EXAMPLES = r"""
+- name: Where the controller keeps the wheels of a dependency set for x86_64 hosts
+  ansible.builtin.debug:
+    msg: "{{ lookup('fastapi_gunicorn.deploy.wheelhouse', '3f9a1c2b4d5e-x86_64') }}"
+"""
+
 RETURN = r"""
 _raw:
   description: The archive's path on the controller.
