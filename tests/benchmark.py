@@ -85,7 +85,7 @@ MITOGEN_ENV = {"ANSIBLE_STRATEGY_PLUGINS": str(Path(ansible_mitogen.__file__).pa
 MITOGEN_VARS = {"ansible_connection": "docker"}
 
 
-def goals(harness, results, rounds=3):
+def goals(harness, results, rounds=5):
     """Without load: the role's code deploy against the floor, and a run with nothing to change, each
     also under Mitogen (medians of `rounds`); under load, the throughput ratio of the config and code paths."""
     role, floor, noop, role_mitogen, noop_mitogen = [], [], [], [], []
