@@ -219,29 +219,36 @@ def test_concurrent_runs_do_not_interleave(harness):
     """A second run against the same service waits for the first one's lock; with no time to wait,
     it fails naming the holder and changes nothing."""
     change = "molecule/zero_downtime/change.yml"
+    # Settings no earlier run used, so each run below makes a state new to the record.
+    keepalive = 100 + int(time.time()) % 800
 
     def two_runs():
-        first = StreamedRun(harness.inventory, change, harness.extra_vars({"fastapi_gunicorn_keepalive": 71}))
+        first = StreamedRun(harness.inventory, change, harness.extra_vars({"fastapi_gunicorn_keepalive": keepalive}))
         wait_for_lock(harness)
-        second = StreamedRun(harness.inventory, change, harness.extra_vars({"fastapi_gunicorn_keepalive": 72}))
+        second = StreamedRun(harness.inventory, change, harness.extra_vars({"fastapi_gunicorn_keepalive": keepalive + 1}))
         return first.wait(), second.wait()
 
+    before = harness.states()
     measured, (first, second) = harness.during(two_runs)
     report = f"first:\n{first.stdout[-3000:]}\nsecond:\n{second.stdout[-3000:]}"
     check_loads(measured, report, 500)
     assert first.returncode == 0 and second.returncode == 0, report
+    # The second run planned again under the lock, from the record the first one wrote: both new
+    # states are kept, the second's live and the first's next (a plan from before would drop it).
+    for container, state in harness.states().items():
+        assert len(state["states"]) >= 2 and not set(state["states"][:2]) & set(before[container]["states"]), (state, report)
     # The second run went past its lock only after the first gave the lock back: in the call that
     # records the new state (a config change leaves nothing to do after it), not in a call of its own.
     released = first.first("then give back the lock if nothing follows")
     assert unlock_step_skipped(first.stdout), report
     assert second.first("TASK [fastapi_gunicorn.deploy.fastapi_gunicorn : Stop when another run holds the lock]") > released, report
-    assert conf_settings(harness, "keepalive") == {"72"}
+    assert conf_settings(harness, "keepalive") == {str(keepalive + 1)}
 
     def impatient():
         # A run with something to change takes the lock (a host with nothing to change is left alone).
-        first = StreamedRun(harness.inventory, change, harness.extra_vars({"fastapi_gunicorn_keepalive": 73}))
+        first = StreamedRun(harness.inventory, change, harness.extra_vars({"fastapi_gunicorn_keepalive": keepalive + 2}))
         wait_for_lock(harness)
-        second = harness.play({"fastapi_gunicorn_keepalive": 74, "fastapi_gunicorn_lock_timeout": 0})
+        second = harness.play({"fastapi_gunicorn_keepalive": keepalive + 3, "fastapi_gunicorn_lock_timeout": 0})
         return first.wait(), second
 
     measured, (first, second) = harness.during(impatient)
@@ -250,7 +257,7 @@ def test_concurrent_runs_do_not_interleave(harness):
     assert first.returncode == 0, report
     assert second.returncode != 0 and second.stdout.count("holds the lock of fastapi_app") >= len(harness.containers), report
     assert all(counts["changed"] == 0 for counts in recaps(second.stdout).values()), report
-    assert conf_settings(harness, "keepalive") == {"73"}
+    assert conf_settings(harness, "keepalive") == {str(keepalive + 2)}
 
 
 def test_each_tag_works_alone(harness):
