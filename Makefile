@@ -42,8 +42,14 @@ docs: setup
 test-preflight: setup
 	pytest -v -p no:cacheprovider tests/
 
+## Each scenario's `molecule test` in turn, with its time; the first that fails stops the run.
+SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 test-molecule: setup
-	molecule test --all
+	@for scenario in $(SCENARIOS); do \
+	  start=$$(date +%s); \
+	  molecule test -s $$scenario || exit 1; \
+	  echo "== $$scenario: passed in $$(( $$(date +%s) - start )) s"; \
+	done
 
 ## Every test: lint, static and bad-input tests, then each molecule scenario.
 test: lint test-preflight test-molecule
