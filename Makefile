@@ -35,7 +35,8 @@ lint: setup
 	yamllint -s .
 	ansible-lint --profile production
 
-## Write the roles' defaults/main.yml and README variable tables from their meta/argument_specs.yml.
+## Write the roles' defaults/main.yml and README variable tables from their meta/argument_specs.yml, and the
+## README's benchmark tables from docs/*.txt.
 docs: setup
 	python scripts/docs.py
 
@@ -54,12 +55,15 @@ test-molecule: setup
 ## Every test: lint, static and bad-input tests, then each molecule scenario.
 test: lint test-preflight test-molecule
 
-## Zero-downtime benchmark: every change path and two baselines under load (table + docs/benchmark.png).
+## Zero-downtime benchmark: every change path and two baselines under load (docs/benchmark.txt and .png,
+## and the README's tables from them).
 bench: setup
 	molecule create -s zero_downtime
 	molecule converge -s zero_downtime
 	cd tests && python benchmark.py; status=$$?; cd .. && molecule destroy -s zero_downtime; exit $$status
+	python scripts/docs.py
 
 ## Fleet benchmark: rollout and no-op time for 1, 5, 10 and 20 app hosts behind HAProxy (docs/fleet_benchmark.txt, docs/fleet_growth.png).
 bench-fleet: setup
 	cd tests && python fleet_benchmark.py
+	python scripts/docs.py

@@ -410,3 +410,36 @@ def test_host_state_takes_the_lock_before_it_reads(tmp_path):
     stale = module("host_state", {**other, "lock": {**other["lock"], "stale": "controller=c pid=2 start=9"}})
     assert stale["lock"] == {"taken": True, "held_by": "", "took_over": "controller=c pid=2 start=9"}, stale
     assert lock.read_text() == "controller=c pid=3 start=9\n"
+
+
+def test_host_state_writes_the_state_under_its_lock_only_when_the_read_is_as_expected(tmp_path):
+    lock, record, target = tmp_path / "service.lock", tmp_path / "record.fact", tmp_path / "states" / "abc"
+    (tmp_path / "states").mkdir()
+    record.write_text('{"history": []}')
+    write = {"directories": [{"path": str(target), "owner": "root", "group": "root", "mode": "0750"}],
+             "files": [{"key": "env", "dest": str(target / "secret.env"), "content": "TOKEN=s3cret-value\n",
+                        "owner": "root", "group": "root", "mode": "0600"}]}
+    expect = {"files": {"record": '{"history": []}'}}
+    spec = {"read": {"record": str(record)}, "expect": expect, "write": write,
+            "lock": {"path": str(lock), "owner": "controller=c pid=2 start=9", "timeout": 0}}
+    # A dry run takes no lock, so it writes nothing, whatever it finds.
+    dry = module("host_state", spec, check=True)
+    assert dry["as_expected"] and not dry["written"]["done"] and not dry["changed"] and not target.exists(), dry
+    # Another run changed the record since the plan: the plan is stale, nothing is written.
+    record.write_text('{"history": [{"state": "other"}]}')
+    stale = module("host_state", spec)
+    assert stale["lock"]["taken"] and not stale["as_expected"] and not stale["written"]["done"] and not target.exists(), stale
+    assert not stale["changed"], stale
+    lock.unlink()
+    record.write_text('{"history": []}')
+    taken = module("host_state", spec)
+    assert taken["as_expected"] and taken["written"] == {"done": True, "changed_keys": ["env"], "made_directories": [str(target)]}, taken
+    assert taken["changed"] and "s3cret-value" not in json.dumps(taken), taken
+    assert (target / "secret.env").read_text() == "TOKEN=s3cret-value\n" and oct((target / "secret.env").stat().st_mode & 0o777) == "0o600"
+    # Held by another run: nothing is taken, nothing written.
+    (target / "secret.env").unlink()
+    held = module("host_state", {**spec, "lock": {**spec["lock"], "owner": "controller=c pid=3 start=9"}})
+    assert not held["lock"]["taken"] and not held["written"]["done"] and not (target / "secret.env").exists(), held
+    # Writing needs the lock and the expectation.
+    refused = module("host_state", {"write": write})
+    assert refused.get("failed") and "lock" in refused["msg"] and "expect" in refused["msg"], refused

@@ -20,7 +20,8 @@ def load(role, relative):
 
 
 def test_generated_docs_are_current():
-    """defaults/main.yml and the roles' README tables are written from meta/argument_specs.yml."""
+    """defaults/main.yml and the roles' README tables are written from meta/argument_specs.yml, the README's
+    benchmark tables from docs/*.txt."""
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "docs.py"), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, f"run `python scripts/docs.py`: {result.stdout}{result.stderr}"
 

@@ -19,7 +19,7 @@ description:
     difference, by group. The role skips a phase whose group has no difference, so a run with nothing
     to change is one call.
   - Changes nothing on the host, except with O(lock), which first takes the run's lock, so that the read
-    is what the run changes under that lock.
+    is what the run changes under that lock, and with O(write), which writes a state's files under it.
 options:
   python:
     description: Interpreter whose C(sys.version) is returned as RV(python).
@@ -57,10 +57,37 @@ options:
         C(unix_socket), C(status), C(timeout), optional C(search) regular expression on the body) and C(absent) (paths).
     type: dict
     default: {}
+  expect:
+    description:
+      - What an earlier read found, that a plan was made from. Each key is a result of this call
+        (RV(python), RV(account), RV(secret_digest), RV(files)) and each value what it must be, for RV(files)
+        by name (the names given only). RV(as_expected) tells whether this read found all of it, that is
+        whether the plan still stands.
+    type: dict
+    version_added: 1.10.0
+  write:
+    description:
+      - The directories and files of a state, as P(fastapi_gunicorn.deploy.state_files#module)'s O(state_files#module:directories)
+        and O(state_files#module:files), written after the read under the lock this call took, and only when
+        RV(as_expected) holds, so a plan that another run made stale writes nothing. RV(written) says whether they were.
+      - Needs O(lock) and O(expect). Not written in check mode.
+    type: dict
+    version_added: 1.10.0
+    suboptions:
+      directories:
+        description: As P(fastapi_gunicorn.deploy.state_files#module)'s O(state_files#module:directories).
+        type: list
+        elements: dict
+        default: []
+      files:
+        description: As P(fastapi_gunicorn.deploy.state_files#module)'s O(state_files#module:files); contents are never logged.
+        type: list
+        elements: dict
+        default: []
 author:
   - fastapi_gunicorn maintainers
 notes:
-  - Supports check mode; it never changes anything.
+  - Supports check mode; there it changes nothing (it takes no lock and writes nothing).
 """
 
 EXAMPLES = r"""
@@ -126,6 +153,18 @@ lock:
   returned: when O(lock) is given, outside check mode
   type: dict
   version_added: 1.8.0
+as_expected:
+  description: Whether this read found everything in O(expect).
+  returned: when O(expect) is given
+  type: bool
+  version_added: 1.10.0
+written:
+  description:
+    - C(done) (whether O(write) was carried out), and C(changed_keys) and C(made_directories) as
+      P(fastapi_gunicorn.deploy.state_files#module) returns them.
+  returned: when O(write) is given
+  type: dict
+  version_added: 1.10.0
 drift:
   description: For each O(want) group, the differences found, one sentence each; an empty list means converged.
   returned: always
@@ -145,6 +184,7 @@ import urllib.parse
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.run_lock import take as take_lock
+from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.state_write import DIRECTORIES_SPEC, FILES_SPEC, write_state
 
 
 def read_bytes(path):
@@ -360,6 +400,17 @@ def check_group(checks, key, digests):
     return problems
 
 
+def found_as_expected(result, expect):
+    """Whether every value of expect is what this read found (files: those named only)."""
+    for name, value in expect.items():
+        if name == "files":
+            if any(result["files"].get(key) != text for key, text in (value or {}).items()):
+                return False
+        elif result.get(name) != value:
+            return False
+    return True
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -372,7 +423,10 @@ def main():
                                                  "stale": {"type": "str", "default": ""},
                                                  "timeout": {"type": "int", "default": 0}}},
             "want": {"type": "dict", "default": {}},
+            "expect": {"type": "dict"},
+            "write": {"type": "dict", "options": {"directories": DIRECTORIES_SPEC, "files": FILES_SPEC}},
         },
+        required_by={"write": ["lock", "expect"]},
         supports_check_mode=True,
     )
     params = module.params
@@ -411,6 +465,17 @@ def main():
     result["digests"] = {}
     for name, checks in params["want"].items():
         result["drift"][name] = check_group(checks or {}, key, result["digests"])
+
+    if params["expect"] is not None:
+        result["as_expected"] = found_as_expected(result, params["expect"])
+
+    if params["write"]:
+        write = params["write"]
+        result["written"] = {"done": False, "changed_keys": [], "made_directories": []}
+        if result.get("lock", {}).get("taken") and result["as_expected"]:
+            made, changed = write_state(module, write["directories"], write["files"])
+            result["written"] = {"done": True, "changed_keys": changed, "made_directories": made}
+            result["changed"] = bool(made or changed)
 
     module.exit_json(**result)
 
