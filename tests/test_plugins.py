@@ -9,6 +9,7 @@ format_errors: one message per failed check, secrets not echoed.
 import functools
 import hashlib
 import http.server
+import importlib.util
 import io
 import json
 import os
@@ -443,3 +444,19 @@ def test_host_state_writes_the_state_under_its_lock_only_when_the_read_is_as_exp
     # Writing needs the lock and the expectation.
     refused = module("host_state", {"write": write})
     assert refused.get("failed") and "lock" in refused["msg"] and "expect" in refused["msg"], refused
+
+
+def test_two_runs_that_find_the_same_stale_lock_do_not_both_take_it(tmp_path):
+    """The second run opened the stale lock before the first one replaced it: it must leave the new lock alone."""
+    spec = importlib.util.spec_from_file_location("run_lock", ROOT / "plugins" / "module_utils" / "run_lock.py")
+    run_lock = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_lock)
+    lock, stale = tmp_path / "service.lock", "controller=c pid=2 start=9 since=x"
+    lock.write_text(stale + "\n")
+    with open(lock, encoding="utf-8") as late:
+        first = run_lock.take(str(lock), "controller=c pid=3 start=9", stale, 0)
+        assert first == {"taken": True, "held_by": "", "took_over": stale}, first
+        assert not run_lock.remove_if_stale(late, str(lock), stale)
+    assert lock.read_text() == "controller=c pid=3 start=9\n"
+    second = run_lock.take(str(lock), "controller=c pid=4 start=9", stale, 0)
+    assert second == {"taken": False, "held_by": "controller=c pid=3 start=9", "took_over": ""}, second

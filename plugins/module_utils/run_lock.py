@@ -6,6 +6,7 @@ state_files gives it back."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 
@@ -23,11 +24,11 @@ def take(path, owner, stale, timeout):
     """Create the lock file with O_EXCL (waiting up to timeout seconds for its holder), after
     removing a lock whose content is stale: a run known to be gone."""
     result = {"taken": False, "held_by": "", "took_over": ""}
-    if stale and held_by(path) == stale:
+    if stale:
         try:
-            os.unlink(path)
-            result["took_over"] = stale
-        except FileNotFoundError:  # another run removed it first
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                result["took_over"] = stale if remove_if_stale(handle, path, stale) else ""
+        except FileNotFoundError:
             pass
     os.makedirs(os.path.dirname(path), exist_ok=True)
     deadline = time.monotonic() + timeout
@@ -44,6 +45,21 @@ def take(path, owner, stale, timeout):
             lock.write(owner.strip() + "\n")
         result["taken"] = True
         return result
+
+
+def remove_if_stale(handle, path, stale):
+    """Remove the lock opened as `handle` if it holds `stale` and `path` still names it. Runs that
+    find the same stale lock take turns (flock on it): the first removes it and may take the lock
+    anew; the others then find that `path` names another file, or none, and leave it alone."""
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        same = os.path.samestat(os.stat(path), os.fstat(handle.fileno()))
+    except FileNotFoundError:
+        return False
+    if not same or handle.read().strip() != stale:
+        return False
+    os.unlink(path)
+    return True
 
 
 def give_back(path, owner):
