@@ -470,12 +470,10 @@ def main():
         result["as_expected"] = found_as_expected(result, params["expect"])
 
     if params["write"]:
-        write = params["write"]
-        result["written"] = {"done": False, "changed_keys": [], "made_directories": []}
-        if result.get("lock", {}).get("taken") and result["as_expected"]:
-            made, changed = write_state(module, write["directories"], write["files"])
-            result["written"] = {"done": True, "changed_keys": changed, "made_directories": made}
-            result["changed"] = bool(made or changed)
+        done = result.get("lock", {}).get("taken", False) and result["as_expected"]
+        made, changed = write_state(module, params["write"]["directories"], params["write"]["files"]) if done else ([], [])
+        result["written"] = {"done": done, "changed_keys": changed, "made_directories": made}
+        result["changed"] = bool(made or changed)
 
     module.exit_json(**result)
 
