@@ -4,7 +4,10 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS := 1
 
-.PHONY: setup lab lab-rollout lab-rollout-db lab-load lab-down lint docs test test-preflight test-molecule bench bench-fleet
+.PHONY: setup lab lab-rollout lab-rollout-db lab-load lab-down lint docs changelog test test-sanity test-units test-preflight test-molecule bench bench-fleet
+
+# Runs a command and prints its time; the first that fails stops the run.
+timed = start=$$(date +%s); $(1) || exit 1; echo "== $(2): passed in $$(( $$(date +%s) - start )) s"
 
 setup:
 	bash scripts/setup.sh
@@ -32,16 +35,27 @@ lab-down: setup
 	ansible-playbook playbooks/lab_down.yml
 
 lint: setup
-	yamllint -s .
-	ansible-lint --profile production
+	@$(call timed,yamllint -s . && ansible-lint --profile production,lint)
 
 ## Write the roles' defaults/main.yml and README variable tables from their meta/argument_specs.yml, and the
 ## README's benchmark tables from docs/*.txt.
 docs: setup
 	python scripts/docs.py
 
+## The changelog (CHANGELOG.md) from changelogs/: add a fragment to changelogs/fragments/ with each change.
+changelog: setup
+	antsibull-changelog lint && antsibull-changelog generate
+
+## ansible-test's sanity tests, and the plugins' unit tests (tests/unit/), on a copy of this checkout.
+test-sanity: setup
+	@$(call timed,scripts/ansible_test.sh sanity,sanity)
+
+test-units: setup
+	@$(call timed,scripts/ansible_test.sh units,units)
+
+## The docs, the plugins through Ansible, and bad input against a container (tests/).
 test-preflight: setup
-	pytest -v -p no:cacheprovider tests/
+	@$(call timed,pytest -v -p no:cacheprovider tests/ --ignore=tests/unit,pytest)
 
 ## Each scenario's `molecule test` in turn, with its time; the first that fails stops the run.
 SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
@@ -52,8 +66,10 @@ test-molecule: setup
 	  echo "== $$scenario: passed in $$(( $$(date +%s) - start )) s"; \
 	done
 
-## Every test: lint, static and bad-input tests, then each molecule scenario.
-test: lint test-preflight test-molecule
+## Every test: lint, sanity and unit tests, static and bad-input tests, and each molecule scenario
+## (scripts/test.sh: the container-free parts beside the default scenario, then the load-tested ones).
+test: setup
+	bash scripts/test.sh
 
 ## Zero-downtime benchmark: every change path and two baselines under load (docs/benchmark.txt and .png,
 ## and the README's tables from them).

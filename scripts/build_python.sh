@@ -17,6 +17,10 @@ archive=$out/cpython-$version-$(uname -m)-linux-gnu-install_only.tar.gz
 
 if [ -f "$archive" ]; then echo "$archive"; exit 0; fi
 mkdir -p "$out"
+# One build at a time: a second caller waits for the first's archive (make test starts one early).
+exec 9>"$out/.lock"
+flock 9
+if [ -f "$archive" ]; then echo "$archive"; exit 0; fi
 work=$(mktemp -d "$out/.build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 chmod 0777 "$work"
@@ -26,6 +30,7 @@ echo "$source_sha256  $work/source.tar.xz" | sha256sum --check --quiet -
 
 # Compiled without debug symbols at -O2; installed under /python, which the interpreter does not need
 # at run time: it finds its library next to its executable, wherever the archive is unpacked.
+# shellcheck disable=SC2016  # expanded by the build container's shell, not this one
 build='set -e; cd "$HOME"; tar -xf /work/source.tar.xz; cd Python-*
   OPT="-DNDEBUG -fwrapv -O2" ./configure --quiet --prefix=/python --disable-test-modules --without-ensurepip
   make --quiet -j"$(nproc)" >/dev/null; make --quiet install DESTDIR="$HOME/dest" >/dev/null

@@ -2,7 +2,9 @@
 # Prepare a fresh Debian machine for the lab and the tests:
 #   1. a Python virtualenv (.venv) with the pinned controller tools,
 #   2. a running Docker engine (Debian's docker.io, started here when none answers),
-#   3. the Debian 12 and Debian 13 systemd test images, built locally with debootstrap when missing.
+#   3. the Debian 12 and Debian 13 systemd test images, built locally with debootstrap when missing;
+#   4. the link that makes this checkout the collection fastapi_gunicorn.deploy (.collections/), and
+#      ansible-test's pip bootstrap, which it cannot download here (scripts/get_pip_offline.py).
 # Idempotent: each step is skipped when its result is already there.
 # FASTAPI_GUNICORN_TEST_IMAGE_DEBIAN12 / _DEBIAN13 name ready-made images (e.g. from your registry)
 # to pull instead of building.
@@ -77,9 +79,29 @@ ensure_image() {
     - "$image" >/dev/null
 }
 
+# ansible.cfg puts .collections/ on the collection path: the checkout is fastapi_gunicorn.deploy.
+ensure_collection_link() {
+  mkdir -p "$root/.collections/ansible_collections/fastapi_gunicorn"
+  ln -sfn ../../.. "$root/.collections/ansible_collections/fastapi_gunicorn/deploy"
+}
+
+# ansible-test bootstraps pip in each of its virtualenvs with a script it downloads from a host outside
+# the package index; the stand-in installs the same pip from the index (ansible-test looks in its cache first).
+ensure_pip_bootstrap() {
+  local source version cache
+  source=$("$venv/bin/python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py
+  version=$(sed -n "s/^ *pip='\([0-9.]*\)',\{0,1\}$/\1/p" "$source" | head -n 1)
+  [ -n "$version" ] || { echo "setup: cannot find the pip version ansible-test bootstraps in $source" >&2; exit 1; }
+  cache=$HOME/.ansible/test/cache
+  mkdir -p "$cache"
+  install -m 0644 "$root/scripts/get_pip_offline.py" "$cache/get_pip_${version//./_}.py"
+}
+
 cd "$root"
+ensure_collection_link
 ensure_venv
 ensure_docker
 ensure_image 12 bookworm
 ensure_image 13 trixie
+ensure_pip_bootstrap
 log "ready: $("$venv/bin/ansible" --version | sed -n 1p), docker $(docker version -f '{{.Server.Version}}'), Debian 12 and 13 images"

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Zero-downtime benchmark: each change path and two baselines under load, as a table and a plot.
 
 Run with `make bench` (it creates and converges molecule/zero_downtime first). For every path it
@@ -54,9 +53,9 @@ def plot(results, target):
         rows = result["samples"]
         ok = [(r[0], r[1]) for r in rows if r[2]]
         bad = [(r[0], r[1]) for r in rows if not r[2]]
-        ax.scatter([t for t, _ in ok], [ms for _, ms in ok], s=1, color="tab:blue")
+        ax.scatter([t for t, _ms in ok], [ms for _t, ms in ok], s=1, color="tab:blue")
         if bad:
-            ax.scatter([t for t, _ in bad], [ms for _, ms in bad], s=6, color="tab:red", label=f"{len(bad)} failed")
+            ax.scatter([t for t, _ms in bad], [ms for _t, ms in bad], s=6, color="tab:red", label=f"{len(bad)} failed")
             ax.legend(loc="upper right")
         start, end = result["change_window"]
         ax.axvspan(start, end, color="tab:orange", alpha=0.2)
@@ -97,7 +96,7 @@ def goals(harness, results, rounds=5):
         harness.play()
         floor.append(timed(lambda: harness.play({"app": harness.new_release(f"floor-{i}")}, "tests/playbooks/floor.yml")))
         harness.play()
-        noop.append(timed(lambda: harness.play(), unchanged=True))
+        noop.append(timed(harness.play, unchanged=True))
         role_mitogen.append(timed(lambda: harness.play({"app": harness.new_release(f"mitogen-{i}"), **MITOGEN_VARS}, env=MITOGEN_ENV)))
         harness.play(MITOGEN_VARS, env=MITOGEN_ENV)
         noop_mitogen.append(timed(lambda: harness.play(MITOGEN_VARS, env=MITOGEN_ENV), unchanged=True))
@@ -187,7 +186,7 @@ def workers(harness):
     harness.play()  # back to the base state
     rows = []
     for path in ("/version", "/cpu"):
-        best = max(rps for (p, _), (rps, _) in measured.items() if p == path)
+        best = max(rps for (p, _workers), (rps, _p99) in measured.items() if p == path)
         for label in counts:
             rps, p99 = measured[(path, label)]
             rows.append([path, label, f"{rps:.0f}", p99, f"{rps / best:.2f}"])

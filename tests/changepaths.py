@@ -138,7 +138,7 @@ BASELINES = [
 def python_archive():
     """The test interpreter (scripts/build_python.sh: CPython 3.13 from Debian's source, built once and
     cached), as the role's variables."""
-    built = subprocess.run(["bash", str(ROOT / "scripts" / "build_python.sh")], capture_output=True, text=True, timeout=1200)
+    built = subprocess.run(["bash", str(ROOT / "scripts" / "build_python.sh")], capture_output=True, text=True, timeout=1200, check=False)
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-3000:]
     path = Path(built.stdout.split()[-1])
     return {"fastapi_gunicorn_python_archive": str(path),

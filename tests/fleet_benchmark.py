@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fleet growth benchmark: rollout and no-op time for 1, 5, 10 and 20 app hosts behind HAProxy.
 
 Run with `make bench-fleet`. It starts 20 app containers and one HAProxy container with

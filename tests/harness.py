@@ -41,10 +41,11 @@ def app_variants(workdir: Path) -> dict:
             (target / "VERSION").write_text(VERSIONS[name] + "\n", encoding="utf-8")
     lock = (ROOT / "tests" / "fixtures" / "hash_locked" / "requirements.txt").read_text(encoding="utf-8")
     (workdir / "hash_locked" / "requirements.txt").write_text(lock, encoding="utf-8")
-    # Every hash of fastapi changed: whichever file the installer fetches, it does not match.
+
     def other_digit(m):
         return "sha256:" + ("1" if m.group(1) == "0" else "0")
 
+    # Every hash of fastapi changed: whichever file the installer fetches, it does not match.
     tampered = re.sub(r"(?m)^fastapi==.*\n(?:\s+--hash=sha256:.*\n)+", lambda m: re.sub(r"sha256:([0-9a-f])", other_digit, m.group(0)), lock)
     assert tampered != lock
     (workdir / "tampered_lock" / "requirements.txt").write_text(tampered, encoding="utf-8")
@@ -98,7 +99,7 @@ PLAYBOOK_ENV = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBL
 def run_playbook(inventory: Path | str, playbook: str, extra_vars: dict, limit: str | None = None, timeout=900, tags: str | None = None,
                  connection: str | None = None, env: dict | None = None, check: bool = False):
     command = playbook_command(inventory, playbook, extra_vars, limit, tags, connection, check)
-    return subprocess.run(command, cwd=ROOT, env={**PLAYBOOK_ENV, **(env or {})}, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, cwd=ROOT, env={**PLAYBOOK_ENV, **(env or {})}, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 class StreamedRun:
@@ -132,7 +133,7 @@ class StreamedRun:
 
     @property
     def stdout(self):
-        return "\n".join(line for _, line in self.lines)
+        return "\n".join(line for _t, line in self.lines)
 
     def first(self, text):
         """When the first line containing text was printed (None if never)."""
@@ -233,6 +234,6 @@ def check_loads(measured, report, minimum):
 
 def table(columns, rows):
     """A plain-text table: columns are (name, width) pairs."""
-    lines = [" | ".join(name.ljust(width) for name, width in columns), "-|-".join("-" * width for _, width in columns)]
-    lines += [" | ".join(str(v).ljust(width) for v, (_, width) in zip(row, columns)) for row in rows]
+    lines = [" | ".join(name.ljust(width) for name, width in columns), "-|-".join("-" * width for _name, width in columns)]
+    lines += [" | ".join(str(v).ljust(width) for v, (_name, width) in zip(row, columns)) for row in rows]
     return "\n".join(lines)

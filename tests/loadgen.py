@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A bounded HTTP/1.1 load generator that counts every failed request.
 
 Standard library only, so it runs with the test host's own python3 against its loopback.
@@ -42,7 +41,7 @@ async def read_response(reader):
         line = await reader.readline()
         if line in (b"\r\n", b"\n", b""):
             break
-        name, _, value = line.partition(b":")
+        name, _sep, value = line.partition(b":")
         name = name.strip().lower()
         if name == b"content-length":
             length = int(value.strip())
@@ -137,7 +136,7 @@ def percentile(values, fraction):
 async def main(args):
     stats = {"t0": time.monotonic(), "samples": [], "errors": Counter(), "seen": Counter(), "stale_retries": 0}
     deadline = stats["t0"] + args.duration
-    clients = [Client(args, stats) for _ in range(args.concurrency)]
+    clients = [Client(args, stats) for _client in range(args.concurrency)]
     await asyncio.gather(*(c.run(deadline, args.stop_file) for c in clients))
     wall = time.monotonic() - stats["t0"]
     samples = stats["samples"]

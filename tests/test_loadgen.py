@@ -22,7 +22,7 @@ def serve(handler):
     def loop():
         while True:
             try:
-                conn, _ = listener.accept()
+                conn, _address = listener.accept()
             except OSError:
                 return
             threading.Thread(target=handler, args=(conn, count), daemon=True).start()

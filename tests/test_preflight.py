@@ -1,15 +1,21 @@
 """Bad and hostile input fails before anything changes on the host, with a message naming the variable.
 
-Each case runs the real role (argument specs, then the preflight checks) against a fresh container;
-the play must fail, name the variable, report no change, and leave no new file and no changed account.
-The hostile cases are the ways a value could smuggle syntax into a unit, a Python file, a command or
-a path: newlines and unit lines, Python code in a setting name, a trailing newline after a valid
-value, an account the role did not create, and numbers out of range.
+Each case runs the real role (argument specs, then the input checks) against a container without
+systemd. The cases of one playbook run together, in one run, as one inventory host each (all the same
+container, each with its case's variables): every case must fail, name its variable and change
+nothing (changed=0), and the run as a whole must leave no new file where the roles write, no new
+account and every existing account as it was. The hostile cases are the ways a value could smuggle
+syntax into a unit, a Python file, a command or a path: newlines and unit lines, Python code in a
+setting name, a trailing newline after a valid value, an account the role did not create, and numbers
+out of range.
 """
 
-import re
+import json
+import tempfile
+from pathlib import Path
 
 import pytest
+import yaml
 
 import harness
 from harness import docker_exec
@@ -173,58 +179,7 @@ ROLLOUT_CASES = {
 }
 
 # Everything the roles could write: a failed run must leave nothing newer than the marker here.
-WATCHED = "/etc /srv /opt /usr/local /var/lib /var/cache /run/lock"
-
-
-def run_playbook(container, playbook, extra_vars, tags=None):
-    return harness.run_playbook(f"{container},", f"tests/playbooks/{playbook}", extra_vars, tags=tags, timeout=300,
-                                connection="community.docker.docker")
-
-
-def exec_in(container, script):
-    return docker_exec(container, "sh", "-c", script).stdout
-
-
-@pytest.fixture(scope="module")
-def accounts(plain_container):
-    """A login account and a deploy account, as a real host has them."""
-    exec_in(plain_container, "useradd -m -s /bin/bash alice && useradd -m -s /bin/bash deploy")
-    return exec_in(plain_container, "getent passwd alice deploy daemon root")
-
-
-def check_refused(container, accounts, playbook, extra_vars, variable):
-    exec_in(container, "touch /tmp/before-run && sleep 1")
-    result = run_playbook(container, playbook, extra_vars)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert variable in output, output
-    recap = re.search(r"ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
-    assert recap, output
-    assert (recap.group(1), recap.group(2)) == ("0", "1"), output
-    # Nothing new anywhere the roles write, no service account, and the existing accounts as they were.
-    assert exec_in(container, f"find {WATCHED} -newer /tmp/before-run -print 2>/dev/null || true") == ""
-    assert exec_in(container, "getent passwd fastapi_app || true") == ""
-    assert exec_in(container, "getent passwd alice deploy daemon root") == accounts
-    assert exec_in(container, "ls /tmp/pwned 2>/dev/null || true") == ""
-
-
-@pytest.mark.parametrize("case", CASES, ids=list(CASES))
-def test_bad_input_fails_before_any_change(plain_container, accounts, case):
-    extra_vars, variable = CASES[case]
-    check_refused(plain_container, accounts, "apply_role.yml", extra_vars, variable)
-
-
-@pytest.mark.parametrize("case", HAPROXY_CASES, ids=list(HAPROXY_CASES))
-def test_bad_haproxy_input_fails_before_any_change(plain_container, accounts, case):
-    extra_vars, variable = HAPROXY_CASES[case]
-    check_refused(plain_container, accounts, "apply_haproxy.yml", extra_vars, variable)
-
-
-@pytest.mark.parametrize("case", ROLLOUT_CASES, ids=list(ROLLOUT_CASES))
-def test_bad_rollout_input_fails_before_any_change(plain_container, accounts, case):
-    extra_vars, variable = ROLLOUT_CASES[case]
-    check_refused(plain_container, accounts, "apply_rollout.yml", extra_vars, variable)
-
+WATCHED = "/etc /srv /opt /usr/local /var/lib /var/cache /run/lock /run/fastapi_gunicorn"
 
 LEGAL = {"fastapi_gunicorn_environment": {"A": "100% $HOME \"q\"\nline 2\ttab ü"},
          "fastapi_gunicorn_secret_environment": {"PEM": "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"},
@@ -234,20 +189,93 @@ LEGAL = {"fastapi_gunicorn_environment": {"A": "100% $HOME \"q\"\nline 2\ttab ü
                                          {"name": "nightly_job", "command": ["/usr/bin/env", "python3", "-m", "job"], "schedule": "Mon..Fri *-*-* 02:00:00"}],
          "fastapi_gunicorn_migrate_command": ["alembic", "-x", "note=$HOME 100%", "upgrade", "head"],
          "fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": "~/.cache/wheel houses ü"}
+# Legal but special values pass every input check, and the container (sleep is PID 1) stops each
+# role at its platform check, before any change.
+LEGAL_CASE = (LEGAL, "systemd is not PID 1")
+PLAYBOOKS = {"apply_role.yml": {**CASES, "legal but special values": LEGAL_CASE},
+             "apply_haproxy.yml": {**HAPROXY_CASES, "legal but special values": LEGAL_CASE},
+             "apply_rollout.yml": ROLLOUT_CASES}
 
 
-@pytest.mark.parametrize("playbook", ["apply_role.yml", "apply_haproxy.yml"])
-def test_good_input_passes_the_checks_and_stops_at_the_platform(plain_container, accounts, playbook):
-    """The same harness accepts valid input, hostile-looking but legal values included: each role gets
-    past every input check, and the plain container (sleep is PID 1) stops it at the platform check,
-    before any change."""
-    check_refused(plain_container, accounts, playbook, LEGAL, "systemd is not PID 1")
+def exec_in(container, script):
+    return docker_exec(container, "sh", "-c", script).stdout
 
 
-def test_unsupported_os_family_is_refused(plain_container, accounts):
-    os_release = 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=40\nPRETTY_NAME="Fedora Linux 40"\n'
-    exec_in(plain_container, f"mv /etc/os-release /tmp/os-release.orig && printf '{os_release}' > /etc/os-release")
+def run_cases(container, playbook, cases):
+    """One run of the playbook, one inventory host per case (case000, case001, ...), all on `container`.
+    Returns {case: (failed, changed, everything the run said of that host)}."""
+    names = sorted(cases)
+    hosts = {f"case{index:03d}": {"ansible_host": container, "ansible_connection": "community.docker.docker", **cases[name][0]}
+             for index, name in enumerate(names)}
+    with tempfile.TemporaryDirectory() as workdir:
+        inventory = Path(workdir) / "hosts.yml"
+        inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}, allow_unicode=True), encoding="utf-8")
+        result = harness.run_playbook(str(inventory), f"tests/playbooks/{playbook}", {}, timeout=900,
+                                      env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_FORKS": "12"})
     try:
-        check_refused(plain_container, accounts, "apply_role.yml", LEGAL, "Unsupported OS family Fedora")
+        report = json.loads(result.stdout[result.stdout.index("{"):])
+    except ValueError:
+        raise AssertionError(result.stdout[-3000:] + result.stderr[-3000:]) from None
+    said = {host: [] for host in hosts}
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for host, outcome in task["hosts"].items():
+                if outcome.get("failed"):
+                    said[host].append(json.dumps(outcome, ensure_ascii=False))
+    stats = report["stats"]
+    return {name: (stats[host]["failures"], stats[host]["changed"], "\n".join(said[host]))
+            for name, host in zip(names, sorted(hosts))}
+
+
+@pytest.fixture(scope="module")
+def accounts(plain_container):
+    """A login account and a deploy account, as a real host has them."""
+    exec_in(plain_container, "useradd -m -s /bin/bash alice && useradd -m -s /bin/bash deploy")
+    return exec_in(plain_container, "getent passwd alice deploy daemon root")
+
+
+# Cases that get as far as the play's git or artifact source, which is resolved once for every host of
+# a play (run_once, from the first host's variables): each runs on its own.
+ALONE = {"git repository that cannot be read"}
+
+
+@pytest.fixture(scope="module")
+def outcomes(plain_container, accounts):
+    """Every playbook's cases, each playbook in one run; then nothing may be new on the container."""
+    exec_in(plain_container, "touch /tmp/before-run && sleep 1")
+    found = {playbook: run_cases(plain_container, playbook, {c: v for c, v in cases.items() if c not in ALONE})
+             for playbook, cases in PLAYBOOKS.items()}
+    for playbook, cases in PLAYBOOKS.items():
+        for case in ALONE & set(cases):
+            found[playbook].update(run_cases(plain_container, playbook, {case: cases[case]}))
+    new = exec_in(plain_container, f"find {WATCHED} -newer /tmp/before-run -print 2>/dev/null || true")
+    return found, new
+
+
+@pytest.mark.parametrize(("playbook", "case"), [(p, c) for p, cases in PLAYBOOKS.items() for c in cases],
+                         ids=[f"{p[6:-4]}: {c}" for p, cases in PLAYBOOKS.items() for c in cases])
+def test_bad_input_fails_before_any_change(outcomes, playbook, case):
+    failed, changed, said = outcomes[0][playbook][case]
+    variable = PLAYBOOKS[playbook][case][1]
+    assert (failed, changed) == (1, 0), said
+    assert variable in said, said
+
+
+def test_no_case_changed_the_host(plain_container, accounts, outcomes):
+    """Nothing new anywhere the roles write, no service account, the existing accounts as they were."""
+    assert outcomes[1] == ""
+    assert exec_in(plain_container, "getent passwd fastapi_app fastapi_app-build || true") == ""
+    assert exec_in(plain_container, "getent passwd alice deploy daemon root") == accounts
+    assert exec_in(plain_container, "ls /tmp/pwned 2>/dev/null || true") == ""
+
+
+def test_unsupported_os_family_is_refused(plain_container, accounts, outcomes):
+    os_release = 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=40\nPRETTY_NAME="Fedora Linux 40"\n'
+    exec_in(plain_container, f"mv /etc/os-release /tmp/os-release.orig && printf '{os_release}' > /etc/os-release && sleep 1 && touch /tmp/before-fedora")
+    try:
+        for playbook in ("apply_role.yml", "apply_haproxy.yml"):
+            found = run_cases(plain_container, playbook, {"fedora": (LEGAL, "")})["fedora"]
+            assert found[:2] == (1, 0) and "Unsupported OS family Fedora" in found[2], found
+        assert exec_in(plain_container, f"find {WATCHED} -newer /tmp/before-fedora -print 2>/dev/null || true") == ""
     finally:
         exec_in(plain_container, "mv -f /tmp/os-release.orig /etc/os-release")

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# MIT License (see galaxy.yml)
+# MIT License (see LICENSE)
 """Requirement lines of a requirements or constraints file."""
 
 from __future__ import annotations

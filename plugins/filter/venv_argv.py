@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# MIT License (see galaxy.yml)
+# MIT License (see LICENSE)
 """A command run from a virtualenv: its first word, when it has no '/', is a program of the venv."""
 
 from __future__ import annotations

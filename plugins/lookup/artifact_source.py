@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# MIT License (see galaxy.yml)
+# MIT License (see LICENSE)
 """Fetch a release artifact on the controller, verify its checksum, and unpack it."""
 
 from __future__ import annotations

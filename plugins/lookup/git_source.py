@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# MIT License (see galaxy.yml)
+# MIT License (see LICENSE)
 """Resolve a git ref to one commit on the controller and export that commit's tree."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# MIT License (see galaxy.yml)
+# MIT License (see LICENSE)
 """Pack an application source directory on the controller: content hash and a deterministic archive."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def pack(files, digest, marker, destination):
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         directories = set()
-        for relative, _ in files:
+        for relative, _path in files:
             parts = relative.split("/")[:-1]
             directories.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
         for directory in sorted(directories):

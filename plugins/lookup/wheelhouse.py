@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# MIT License (see galaxy.yml)
+# MIT License (see LICENSE)
 """Where the controller keeps the wheelhouse of a dependency set."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# MIT License (see galaxy.yml)
+# MIT License (see LICENSE)
 """The controller's cache of unpacked sources: each entry made once, renamed into place, the newest kept."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Tries to write where untrusted code must not, and logs what it managed to write.
 
-Shared by setup.py (run by pip's build backend while the role builds the venv) and the probe app
-(imported by the role's pre-switch check and by the service's workers).
+Shared by setup.py (run by the installer's build backend while the role builds the venv, as the
+build account) and the probe app (imported by the role's pre-switch check and by the service's
+workers, as the service user). Each try leaves its file behind, so the test finds everything it wrote.
 """
 
 import os
@@ -10,19 +11,55 @@ import os
 TARGETS = ["/etc/escape-probe", "/srv/fastapi_app/escape-probe", "/srv/fastapi_app/venvs/escape-probe",
            "/srv/fastapi_app/releases/escape-probe", "/etc/fastapi_app/escape-probe", "/root/escape-probe",
            "/usr/local/lib/escape-probe"]
+# Where root writes into a venv once the build is over: a build plants links there, to files of root's.
+ROOT_WRITES = [".complete", ".complete.new", "requirements.txt", "constraints.txt", "wheelhouse.tar", ".wheelhouse.tar"]
+SKIP = ("/proc", "/sys", "/dev")
+
+
+def try_write(path, tag):
+    try:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(f"written by {tag}\n")
+        return True
+    except OSError:
+        return False
+
+
+def everywhere(tag):
+    """Every directory this process can create a file in (/dev/shm is the one place under /dev it may)."""
+    wrote = []
+    for top in ["/"]:
+        for directory, subdirectories, _files in os.walk(top):
+            subdirectories[:] = [d for d in subdirectories if os.path.join(directory, d) not in SKIP]
+            if try_write(os.path.join(directory, f"escape-probe-{tag}"), tag):
+                wrote.append(directory)
+    if try_write(f"/dev/shm/escape-probe-{tag}", tag):
+        wrote.append("/dev/shm")
+    return wrote
+
+
+def plant_links():
+    """Links named like what root writes into a venv, in every venv and tool directory the build may write."""
+    planted = []
+    for parent in ("/srv/fastapi_app/venvs", "/srv/fastapi_app/tools"):
+        for name in sorted(os.listdir(parent)) if os.path.isdir(parent) else []:
+            for written in ROOT_WRITES:
+                link = os.path.join(parent, name, written)
+                try:
+                    os.symlink(f"/etc/escape-probe-link-{written.strip('.')}", link)
+                    planted.append(link)
+                except OSError:
+                    pass
+    return planted
 
 
 def probe(tag, log):
-    escaped = []
-    for path in TARGETS:
-        try:
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(f"written by {tag}\n")
-            escaped.append(path)
-        except OSError:
-            pass
+    escaped = [path for path in TARGETS if try_write(path, tag)]
+    planted = plant_links() if tag == "build" else []
+    wrote = everywhere(tag)
     try:
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(f"{tag} uid={os.getuid()} escaped={escaped}\n")
+            handle.write(f"{tag} planted={len(planted)} wrote={sorted(wrote)}\n")
     except OSError:
         pass  # the pre-switch check may write nowhere at all

@@ -2,7 +2,8 @@
 
 from setuptools import setup
 
-exec(open("probe.py", encoding="utf-8").read())  # noqa: S102  (probe.py sits beside this file in the sdist)
-probe("build", "/var/cache/fastapi_gunicorn/fastapi_app/escape-probe.log")  # noqa: F821
+probe = {}
+exec(open("probe.py", encoding="utf-8").read(), probe)  # noqa: S102  (probe.py sits beside this file in the sdist)
+probe["probe"]("build", "/var/cache/fastapi_gunicorn/fastapi_app/escape-probe.log")
 
 setup(name="escape-probe", version="0.1", py_modules=[])

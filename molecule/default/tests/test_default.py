@@ -1,5 +1,6 @@
 """Verify the converged host: real systemd, real gunicorn, real HTTP."""
 
+import ast
 import hashlib
 import json
 import os
@@ -330,17 +331,39 @@ def test_venvs_are_kept_per_dependency_set(host):
 
 def test_builds_and_imports_cannot_write_outside_their_sandbox(host):
     """side_effect.yml deployed a release whose app import, and whose package build, try to write the
-    system, the service's code and venvs and root's home (molecule/default/escape_probe/). Both ran, as
-    the service user, and wrote none of it."""
+    system, the service's code and venvs and root's home, then every directory they can, and whose build
+    plants links, where root writes into a venv after a build, to files of root's
+    (molecule/default/escape_probe/). Both ran, each as its own account, and wrote none of what they must
+    not: each wrote only in its own writable directories, and root wrote through no planted link."""
     targets = ["/etc/escape-probe", f"{BASE}/escape-probe", f"{BASE}/venvs/escape-probe", f"{BASE}/releases/escape-probe",
                "/etc/fastapi_app/escape-probe", "/root/escape-probe", "/usr/local/lib/escape-probe"]
     for path in targets:
         assert not host.file(path).exists, path
-    uid = host.user("fastapi_app").uid
-    for tag, log in (("build", "/var/cache/fastapi_gunicorn/fastapi_app/escape-probe.log"),
-                     ("import", "/var/lib/fastapi_app/escape-probe.log")):
+    # The build ran as the build account, the import as the service user: neither is root, nor the other.
+    builder, service = host.user("fastapi_app-build").uid, host.user("fastapi_app").uid
+    assert 0 not in (builder, service) and builder != service
+    for tag, log, uid in (("build", "/var/cache/fastapi_gunicorn/fastapi_app/escape-probe.log", builder),
+                          ("import", "/var/lib/fastapi_app/escape-probe.log", service)):
         lines = host.file(log).content_string.splitlines()
-        assert lines and all(line == f"{tag} uid={uid} escaped=[]" for line in lines), (log, lines)
+        escapes = [line for line in lines if " escaped=" in line]
+        assert escapes and all(line == f"{tag} uid={uid} escaped=[]" for line in escapes), (log, lines)
+    planted = [line for line in host.file("/var/cache/fastapi_gunicorn/fastapi_app/escape-probe.log").content_string.splitlines()
+               if line.startswith("build planted=")]
+    assert planted and all(int(line.split()[1].split("=")[1]) > 0 for line in planted), planted
+    # Each wrote only in its own writable directories: as it logged them, and as the files it left show.
+    allowed = {"build": ["/var/cache/fastapi_gunicorn/fastapi_app", f"{BASE}/venvs/", "/dev/shm"],
+               "import": ["/var/lib/fastapi_app", "/run/fastapi_app", "/dev/shm"]}
+    for tag, log in (("build", "/var/cache/fastapi_gunicorn/fastapi_app/escape-probe.log"), ("import", "/var/lib/fastapi_app/escape-probe.log")):
+        wrote = [ast.literal_eval(line.split(" wrote=", 1)[1]) for line in host.file(log).content_string.splitlines() if " wrote=" in line]
+        assert wrote and all(wrote), f"{tag}: the probe wrote nowhere at all, so it did not walk"
+        outside = [d for dirs in wrote for d in dirs if not any((d + "/").startswith(p.rstrip("/") + "/") for p in allowed[tag])]
+        assert not outside, (tag, outside)
+    left = host.check_output("find / -xdev \\( -name escape-probe-build -o -name escape-probe-import \\) -print; "
+                             "find /run /dev/shm \\( -name escape-probe-build -o -name escape-probe-import \\) -print").split()
+    for path in left:
+        assert any(path.startswith(p) for p in allowed[path.rsplit("-", 1)[1]]), (path, left)
+    # Root wrote through no planted link (side_effect.yml checked the probe's venv while it was live).
+    assert host.check_output("ls /etc | grep -c '^escape-probe-link' || true") == "0"
 
 
 def test_the_built_collection_runs_from_its_installed_copy(tmp_path):
@@ -354,7 +377,7 @@ def test_the_built_collection_runs_from_its_installed_copy(tmp_path):
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
 
     def run(*command):
-        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
@@ -364,6 +387,17 @@ def test_the_built_collection_runs_from_its_installed_copy(tmp_path):
     installed = tmp_path / "collections" / "ansible_collections" / "fastapi_gunicorn" / "deploy"
     assert (installed / "roles" / "fastapi_gunicorn" / "tasks" / "main.yml").is_file()
     assert not (installed / "molecule").exists() and not (installed / "tests").exists()
+    # What users get: the license galaxy.yml names, the docs the README links to (images included),
+    # and no lab: no lab playbooks, inventory or variables, and no empty directory.
+    shipped = sorted(str(p.relative_to(installed)) for p in installed.rglob("*"))
+    assert "LICENSE" in shipped and "MIT License" in (installed / "LICENSE").read_text()
+    for linked in re.findall(r"\]\(((?:docs|roles|CHANGELOG)[^)#]*)", (installed / "README.md").read_text()):
+        assert (installed / linked).exists(), f"the README links {linked}, which is not shipped"
+    assert {"docs/benchmark.png", "docs/fleet_growth.png", "docs/guide.md"} <= set(shipped), shipped
+    lab = [p for p in shipped if re.search(r"(^inventory|lab[^/]*\.yml$|^playbooks/tasks)", p)]
+    assert lab == [], lab
+    empty = [p for p in installed.rglob("*") if p.is_dir() and not any(p.iterdir())]
+    assert empty == [], empty
 
     inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
     out = run("ansible-playbook", "-vv", "-i", str(inventory), "fastapi_gunicorn.deploy.site")
@@ -382,7 +416,7 @@ def run_play(playbook="site.yml", *argv):
     root = Path(__file__).resolve().parents[3]
     inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
     result = subprocess.run(["ansible-playbook", "-i", str(inventory), str(root / "playbooks" / playbook), *argv],
-                            cwd=root, capture_output=True, text=True, timeout=600,
+                            cwd=root, capture_output=True, text=True, timeout=600, check=False,
                             env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"})
     changed = dict(re.findall(r"^(fastapi-gunicorn-default\S*)\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout, re.M))
     return result, changed, result.stdout[-4000:] + result.stderr[-2000:]
@@ -468,7 +502,7 @@ def wait_for_job_run(name, release, since, timeout=15):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         runs = [line.split() for line in on_host(name, f"cat {STATE_DIR}/job.log").splitlines()]
-        if any(float(t) > since and r == release for t, _, r, _ in runs):
+        if any(float(t) > since and r == release for t, _pid, r, _event in runs):
             return
         time.sleep(1)
     raise AssertionError(f"{name}: no job run on release {release} since {since}: {runs[-3:]}")
@@ -478,8 +512,8 @@ def assert_worker_handed_over(name, old_pid, release):
     """The old worker got SIGTERM during a job, finished that job and stopped; then one new worker
     started on `release`, in its release directory, and runs."""
     log = worker_log(name)
-    old = [(t, event) for t, pid, _, event in log if pid == old_pid]
-    events = [event for _, event in old]
+    old = [(t, event) for t, pid, _release, event in log if pid == old_pid]
+    events = [event for _t, event in old]
     assert "sigterm" in events, events[-5:]
     job = events[events.index("sigterm") - 1].split()
     assert job[0] == "job" and events[-4:] == [f"job {job[1]} begin", "sigterm", f"job {job[1]} done", "stop"], events[-5:]
@@ -553,7 +587,7 @@ def test_companions_switch_with_the_release_finish_their_job_and_roll_back():
     result, changed, report = run_play("site.yml", "-e", json.dumps({"fastapi_gunicorn_companions": as_job}))
     assert result.returncode == 0, report
     for h in HOSTS:
-        events = [event for _, pid, _, event in worker_log(h) if pid == healthy[h]]
+        events = [event for _t, pid, _release, event in worker_log(h) if pid == healthy[h]]
         assert events[-3:-1] == ["sigterm", events[-4].replace("begin", "done")] and events[-1] == "stop", events[-5:]
         assert (companion(h, "fastapi_app-worker.timer", "ActiveState"), companion(h, WORKER, "Type")) == ("active", "oneshot"), report
         deadline = time.monotonic() + 15

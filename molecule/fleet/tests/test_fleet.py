@@ -124,7 +124,7 @@ def test_rolling_update(fleet, tmp_path):
 
 def test_failing_canary_stops_the_rollout(fleet):
     before = fleet.state()
-    play, _, report = play_under_load(fleet, "playbooks/rolling_update.yml", app="failing_health")
+    play, _load, report = play_under_load(fleet, "playbooks/rolling_update.yml", app="failing_health")
     assert play.returncode != 0, report
     assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped after the canary batch\n" + report
     assert "failed its update and the rollout stops" in play.stdout, report
@@ -148,7 +148,7 @@ def test_fleet_rollback(fleet):
     }
     for host in APPS:
         docker_exec(host, "rm", "-f", HOOK_LOG)
-    play, _, report = play_under_load(fleet, "playbooks/rollback.yml", extra=hooks)
+    play, _load, report = play_under_load(fleet, "playbooks/rollback.yml", extra=hooks)
     assert play.returncode == 0, report
     after = fleet.state()
     assert {s["version"] for s in after.values()} == {VERSIONS["v1"]}, report
@@ -195,7 +195,7 @@ def breaker_wheel(fleet):
 def test_failing_change_with_the_same_code_rolls_the_canary_back(fleet, breaker_wheel, kind):
     before = fleet.state()
     extra = {**FAILING_CHANGES[kind], "fastapi_gunicorn_health_retries": 8}
-    play, _, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra=extra)
+    play, _load, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra=extra)
     assert play.returncode != 0, report
     assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped after the canary batch\n" + report
     assert f"Rolled back to state {before[APPS[0]]['states'][0]}" in play.stdout, report
@@ -223,7 +223,7 @@ def test_clients_cannot_spoof_proxy_headers(fleet):
     address = docker_exec(client, "hostname", "-I").stdout.split()[0]
     spoofed = ["-H", "X-Forwarded-For: 203.0.113.66", "-H", "X-Forwarded-Proto: http",
                "-H", "Forwarded: for=203.0.113.66;proto=http", "-H", "X-Real-IP: 203.0.113.66"]
-    seen = [json.loads(curl_through_haproxy(fleet, client, *spoofed, "https://localhost/client")) for _ in range(6)]
+    seen = [json.loads(curl_through_haproxy(fleet, client, *spoofed, "https://localhost/client")) for _attempt in range(6)]
     assert seen == [{"client": address, "scheme": "https"}] * 6, seen
     redirect = curl_through_haproxy(fleet, client, "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "http://localhost/client")
     assert redirect == "301 https://localhost/client", redirect
@@ -252,8 +252,8 @@ def test_certificate_renewal_reloads_haproxy_without_a_failed_request(fleet, tmp
     load = Load(fleet.lb, port=443, tls_ca="/root/both.pem")
     original = served_certificate(fleet)
     for pem, expected in ((renewed, ssl.PEM_cert_to_DER_cert(cert.read_text())), (Path(LAB_PEM), original)):
-        play, _, report = play_under_load(fleet, "playbooks/site.yml", minimum=300, load=load,
-                                          extra={"fastapi_gunicorn_haproxy_tls_pem": str(pem)}, limit="lb")
+        play, _load, report = play_under_load(fleet, "playbooks/site.yml", minimum=300, load=load,
+                                              extra={"fastapi_gunicorn_haproxy_tls_pem": str(pem)}, limit="lb")
         assert play.returncode == 0, report
         assert "RUNNING HANDLER [fastapi_gunicorn.deploy.fastapi_gunicorn_haproxy : Reload haproxy]" in play.stdout, report
         assert served_certificate(fleet) == expected, report
@@ -320,7 +320,7 @@ def check_wheelhouse(fleet, wheelhouses, output, offline, package):
         assert package in files and ".wheels" not in files and ".wheelhouse.tar" not in files, (host, files)
     assert docker_exec(offline, "test", "-x", f"{BASE}/tools/uv-0.13.9/bin/uv", check=False).returncode == 0, "uv from the wheelhouse"
     # The offline host built nothing itself: each wheelhouse task ran for it only to unpack.
-    builds = re.findall(r"TASK \[[^]]*Build the wheelhouse, as the service user in a sandbox\][^\n]*\n((?:(?:changed|ok|skipping|fatal): .*\n)+)", output)
+    builds = re.findall(r"TASK \[[^]]*Build the wheelhouse as the build account, in its sandbox\][^\n]*\n((?:(?:changed|ok|skipping|fatal): .*\n)+)", output)
     assert any(f"changed: [{APPS[0]}]" in b for b in builds) and any(f"changed: [{APPS[2]}]" in b for b in builds), builds
     assert not any(f"changed: [{offline}]" in b for b in builds), builds
 
@@ -351,7 +351,7 @@ def test_migrations_run_once_per_rollout_and_a_failing_one_stops_it(fleet, tmp_p
     offline = APPS[1]
     with without_a_route_to_the_index(offline):
         before = fleet.state()
-        play, _, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra={
+        play, _load, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra={
             **extra, "fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": str(wheelhouses)})
     assert play.returncode == 0, report
     assert play.stdout.count(BATCH_HEADER) == 3, report
@@ -373,7 +373,7 @@ def test_migrations_run_once_per_rollout_and_a_failing_one_stops_it(fleet, tmp_p
         'def upgrade() -> None:\n    op.add_column("orders", __import__("sqlalchemy").Column("note", __import__("sqlalchemy").Text))\n'
         '    op.execute("SELECT no_such_column FROM orders")\n', encoding="utf-8")
     before = fleet.state()
-    play, _, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "db2")})
+    play, _load, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "db2")})
     assert play.returncode != 0, report
     assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped at the canary\n" + report
     assert "failed its check before the switch (Check that the database migrations passed)" in play.stdout, report
@@ -386,7 +386,7 @@ def test_migrations_run_once_per_rollout_and_a_failing_one_stops_it(fleet, tmp_p
     check_haproxy(fleet, report)
 
     # site.yml, every host at once: each waits for the one migration and fails before its switch.
-    play, _, report = play_under_load(fleet, "playbooks/site.yml", minimum=500, extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "db2")})
+    play, _load, report = play_under_load(fleet, "playbooks/site.yml", minimum=500, extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "db2")})
     assert play.returncode != 0 and play.stdout.count("the database migrations failed (exit status 1)") >= len(APPS), report
     assert all(re.search(rf"^{host}\s*:.*failed=1\s+skipped=\d+\s+rescued=1", play.stdout, re.M) for host in APPS), report
     assert {h: s["release"] for h, s in fleet.state().items()} == {h: s["release"] for h, s in before.items()}, report

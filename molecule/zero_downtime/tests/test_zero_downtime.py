@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
-from changepaths import BASE, PATHS, Harness  # noqa: E402
-from harness import VERSIONS, StreamedRun, check_loads, docker_exec  # noqa: E402
+from changepaths import BASE, PATHS, TEST_LOAD_PATH, Harness  # noqa: E402
+from harness import VERSIONS, Load, StreamedRun, check_load, check_loads, docker_exec, during_all  # noqa: E402
 
 # failing_health and rollback run in test_failed_deploys_in_a_row_keep_the_last_healthy_state, three
 # failures and a rollback.yml under load.
@@ -100,7 +100,7 @@ def test_change_under_load(harness, path, keepalive):
 
 # --- Beyond the change table: failures in a row, interrupted and concurrent runs, tags, two apps ---
 
-LOCK = "/run/lock/fastapi_gunicorn-fastapi_app.lock"
+LOCK = "/run/fastapi_gunicorn/fastapi_app.lock"
 CONF = "/etc/fastapi_app/gunicorn_conf.py"
 
 
@@ -108,7 +108,7 @@ def recaps(output):
     """The PLAY RECAP counts of each host."""
     found = re.findall(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output, re.M)
     assert found, output[-3000:]
-    return {host: {"ok": int(ok), "changed": int(changed), "failed": int(failed)} for host, ok, changed, _, failed in found}
+    return {host: {"ok": int(ok), "changed": int(changed), "failed": int(failed)} for host, ok, changed, _unreachable, failed in found}
 
 
 def conf_settings(harness, name):
@@ -154,7 +154,7 @@ def test_failed_deploys_in_a_row_keep_the_last_healthy_state(harness):
             assert after[key] == healthy[container][key], (container, key, after, healthy[container])
 
     rollback, report = play_under_load(harness, lambda: harness.play(keep, playbook="playbooks/rollback.yml"))
-    assert unlock_step_skipped(rollback.stdout), f"the record of the rollback did not give back the lock\n{report}"
+    assert lock_given_back_after_record(rollback.stdout, harness.containers), f"the rollback did not give back the lock after its record\n{report}"
     for container, rolled in harness.states().items():
         assert rolled["version"] == VERSIONS["v1"], (container, rolled)
         assert rolled["states"] == [healthy[container]["states"][1], healthy[container]["states"][0]], (container, rolled)
@@ -201,10 +201,19 @@ def test_interrupted_run_converges_when_run_again(harness):
         assert after["states"][0] != was["states"][0], (container, after)
 
 
-def unlock_step_skipped(stdout):
-    """The run's own unlock step was skipped on every host: the record's call gave the lock back."""
-    step = stdout.split("Give back the lock of fastapi_app]")[-1].split("TASK [")[0].split("PLAY RECAP")[0]
-    return "skipping: [" in step and "ok: [" not in step and "changed: [" not in step
+UNLOCK = "TASK [fastapi_gunicorn.deploy.fastapi_gunicorn : Give back the lock of fastapi_app]"
+RECORD = "TASK [fastapi_gunicorn.deploy.fastapi_gunicorn : Record the live healthy state"
+
+
+def lock_given_back_after_record(stdout, hosts):
+    """Each host recorded its state, then gave the lock back in a later step (in its own batch)."""
+    tasks = ["TASK [" + chunk for chunk in stdout.split("TASK [")[1:]]
+
+    def given_back(host):
+        recorded = [i for i, task in enumerate(tasks) if task.startswith(RECORD) and f"changed: [{host}]" in task]
+        return bool(recorded) and any(task.startswith(UNLOCK) and f"ok: [{host}]" in task for task in tasks[recorded[-1]:])
+
+    return all(given_back(host) for host in hosts)
 
 
 def wait_for_lock(harness, timeout=120):
@@ -237,10 +246,9 @@ def test_concurrent_runs_do_not_interleave(harness):
     # states are kept, the second's live and the first's next (a plan from before would drop it).
     for container, state in harness.states().items():
         assert len(state["states"]) >= 2 and not set(state["states"][:2]) & set(before[container]["states"]), (state, report)
-    # The second run went past its lock only after the first gave the lock back: in the call that
-    # records the new state (a config change leaves nothing to do after it), not in a call of its own.
-    released = first.first("then give back the lock if nothing follows")
-    assert unlock_step_skipped(first.stdout), report
+    # The second run went past its lock only after the first gave the lock back, in the step after its record.
+    released = first.first(UNLOCK)
+    assert lock_given_back_after_record(first.stdout, harness.containers), report
     assert second.first("TASK [fastapi_gunicorn.deploy.fastapi_gunicorn : Stop when another run holds the lock]") > released, report
     assert conf_settings(harness, "keepalive") == {str(keepalive + 1)}
 
@@ -295,10 +303,32 @@ def test_two_apps_on_one_host_stay_independent(harness):
     before = harness.states()
     b_before = harness.states("app_b", 8001)
 
-    _, report = play_under_load(harness, lambda: harness.play({"fastapi_gunicorn_test_app_b_keepalive": 80}, playbook=two_apps))
+    _play, report = play_under_load(harness, lambda: harness.play({"fastapi_gunicorn_test_app_b_keepalive": 80}, playbook=two_apps))
     after = harness.states()
     b_after = harness.states("app_b", 8001)
     for c in harness.containers:
         assert (after[c]["main_pid"], after[c]["workers"]) == (before[c]["main_pid"], before[c]["workers"]), f"{c}\n{report}"
         assert b_after[c]["main_pid"] == b_before[c]["main_pid"] and not set(b_after[c]["workers"]) & set(b_before[c]["workers"]), report
         assert docker_exec(c, "grep", "-x", "keepalive = 80", "/etc/app_b/gunicorn_conf.py").returncode == 0, c
+
+
+def test_a_notified_handler_signals_its_own_service_only(harness):
+    """A user's task notifies app_b's handlers (two role instances on one host, each with its own): the
+    graceful reload replaces app_b's workers under its master, the restart gives it a new master, and
+    fastapi_app's master and workers stay as they were. Both services under load: no request fails."""
+    two_apps = "molecule/zero_downtime/two_apps.yml"
+    loads = harness.loads[True] + [Load(c, port=8001, path=TEST_LOAD_PATH) for c in harness.containers]
+    for signal in ("reload", "restart"):
+        before, b_before = harness.states(), harness.states("app_b", 8001)
+        measured, play = during_all(loads, lambda: harness.play({"fastapi_gunicorn_test_signal": signal}, playbook=two_apps))
+        report = play.stdout[-4000:]
+        assert play.returncode == 0, report
+        assert f"RUNNING HANDLER [fastapi_gunicorn.deploy.fastapi_gunicorn : {signal.capitalize()} the fastapi_gunicorn service app_b]" in play.stdout
+        assert "the fastapi_gunicorn service fastapi_app]" not in play.stdout, report
+        for load in measured.values():
+            check_load(load, report, 200)
+        after, b_after = harness.states(), harness.states("app_b", 8001)
+        for c in harness.containers:
+            assert (after[c]["main_pid"], after[c]["workers"]) == (before[c]["main_pid"], before[c]["workers"]), f"{c}\n{report}"
+            assert not set(b_after[c]["workers"]) & set(b_before[c]["workers"]), (c, signal, report)
+            assert (b_after[c]["main_pid"] == b_before[c]["main_pid"]) == (signal == "reload"), (c, signal, report)
