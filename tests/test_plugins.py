@@ -214,7 +214,8 @@ def test_artifact_source_downloads_and_verifies_a_url(artifacts, tmp_path):
         assert (Path(result["path"]) / "orders" / "main.py").read_text() == "app = 1\n"
         bad = artifact_source(url.replace("orders-1.0.tar.gz", "orders-1.0-py3-none-any.whl"), tmp_path, sha256(artifacts / "orders-1.0.tar.gz"))
         assert bad.get("failed") and "does not match" in bad["msg"], bad
-        assert [p.name for p in (tmp_path / "cache" / "downloads").iterdir()] == [f"{sha256(artifacts / 'orders-1.0.tar.gz')}-orders-1.0.tar.gz"]
+        assert sorted(p.name for p in (tmp_path / "cache" / "downloads").iterdir()) == [
+            ".fastapi_gunicorn-cache", f"{sha256(artifacts / 'orders-1.0.tar.gz')}-orders-1.0.tar.gz"]
     finally:
         server.shutdown()
 
@@ -234,10 +235,10 @@ def test_venv_argv_takes_a_bare_program_from_the_venv():
                              ["/srv/a/venvs/v1/bin/python", "-m", "bin/x"]], result
 
 
-def test_wheelhouse_names_one_archive_per_key_and_keeps_the_newest_20(tmp_path):
+def test_wheelhouse_names_one_archive_per_key_keeps_the_newest_20_and_refuses_a_foreign_directory(tmp_path):
     cache = tmp_path / "wheelhouses"
     result = lookup(f"lookup('fastapi_gunicorn.deploy.wheelhouse', '0123456789ab-x86_64', cache_dir='{cache}')")
-    assert result["msg"] == str(cache / "0123456789ab-x86_64.tar") and list(cache.iterdir()) == [], result
+    assert result["msg"] == str(cache / "0123456789ab-x86_64.tar") and [p.name for p in cache.iterdir()] == [".fastapi_gunicorn-cache"], result
     for i in range(22):
         (cache / f"{i:012x}-x86_64.tar").write_bytes(b"")
         os.utime(cache / f"{i:012x}-x86_64.tar", (1000 + i, 1000 + i))
@@ -245,6 +246,14 @@ def test_wheelhouse_names_one_archive_per_key_and_keeps_the_newest_20(tmp_path):
     # Using the oldest marks it as used; the two oldest after it go.
     lookup(f"lookup('fastapi_gunicorn.deploy.wheelhouse', '000000000000-x86_64', cache_dir='{cache}')")
     left = sorted(p.name for p in cache.iterdir())
-    assert left == sorted([".work-app1-000000000000-x86_64.tar", "000000000000-x86_64.tar"] + [f"{i:012x}-x86_64.tar" for i in range(3, 22)]), left
+    assert left == sorted([".fastapi_gunicorn-cache", ".work-app1-000000000000-x86_64.tar", "000000000000-x86_64.tar"]
+                          + [f"{i:012x}-x86_64.tar" for i in range(3, 22)]), left
     bad = lookup(f"lookup('fastapi_gunicorn.deploy.wheelhouse', '../etc-x86_64', cache_dir='{cache}')")
     assert bad.get("failed") and "one key" in bad["msg"], bad
+    # A directory that holds other files (a home directory) is never pruned: it is refused.
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text("mine")
+    refused = lookup(f"lookup('fastapi_gunicorn.deploy.wheelhouse', '0123456789ab-x86_64', cache_dir='{home}')")
+    assert refused.get("failed") and "did not put there" in refused["msg"] and [p.name for p in home.iterdir()] == [".bashrc"], refused
+    assert lookup(f"lookup('fastapi_gunicorn.deploy.wheelhouse', cache_dir='{cache}')")["msg"] == str(cache)

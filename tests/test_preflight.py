@@ -10,7 +10,9 @@ setting name, a trailing newline after a valid value, an account the role did no
 out of range.
 """
 
+import atexit
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,6 +23,29 @@ import harness
 from harness import docker_exec
 
 INJECT = "\nExecStartPre=/bin/touch /tmp/pwned"
+
+
+def controller_dir(name, files=(), links=()):
+    """A directory on the controller for the cases that read controller files: the example app with
+    `files` written over it and `links` made in it, or (name "plain") an empty directory with `files`."""
+    base = Path(tempfile.mkdtemp(prefix="fastapi_gunicorn-preflight-"))
+    atexit.register(shutil.rmtree, base, True)
+    path = base / name
+    if name == "plain":
+        path.mkdir()
+    else:
+        shutil.copytree(harness.EXAMPLE_APP, path)
+    for relative, text in files:
+        (path / relative).write_text(text)
+    for relative, target in links:
+        (path / relative).unlink(missing_ok=True)
+        (path / relative).symlink_to(target)
+    return str(path)
+
+
+APP_LINKING_OUT = controller_dir("app", links=[("requirements.txt", "/etc/os-release")])
+APP_WITH_AN_INDEX = controller_dir("app", files=[("requirements.txt", "--extra-index-url http://elsewhere.example/simple\nfastapi\n")])
+NOT_A_CACHE = controller_dir("plain", files=[("notes.txt", "mine")])
 
 CASES = {
     # Formats and ranges
@@ -141,6 +166,53 @@ CASES = {
     "trailing newline in the app module": ({"fastapi_gunicorn_app_module": "main:app\n"}, "fastapi_gunicorn_app_module"),
     "trailing newline in a bind": ({"fastapi_gunicorn_bind": ["127.0.0.1:8000\n"]}, "fastapi_gunicorn_bind"),
     "trailing newline in the rollback release": ({"fastapi_gunicorn_rollback_release": "v1\n"}, "fastapi_gunicorn_rollback_release"),
+    # Settings that would undo the sandbox or run a command as root (issue: hostile input, round three)
+    "root command after the start": ({"fastapi_gunicorn_unit_extra_options": {"ExecStartPost": "+/bin/touch /tmp/pwned"}},
+                                     "fastapi_gunicorn_unit_extra_options"),
+    "empty system call filter": ({"fastapi_gunicorn_unit_extra_options": {"SystemCallFilter": ""}}, "fastapi_gunicorn_unit_extra_options"),
+    "output appended to a root file": ({"fastapi_gunicorn_unit_extra_options": {"StandardOutput": "append:/etc/shadow"}},
+                                       "fastapi_gunicorn_unit_extra_options"),
+    "supplementary group": ({"fastapi_gunicorn_unit_extra_options": {"SupplementaryGroups": "shadow"}}, "fastapi_gunicorn_unit_extra_options"),
+    "trailing backslash in an extra option": ({"fastapi_gunicorn_unit_extra_options": {"MemoryMax": "1G\\"}}, "fastapi_gunicorn_unit_extra_options"),
+    "specifier in an extra option": ({"fastapi_gunicorn_unit_extra_options": {"SyslogIdentifier": "%u"}}, "fastapi_gunicorn_unit_extra_options"),
+    "trailing backslash in an unsafe option": ({"fastapi_gunicorn_unit_unsafe_options": {"ProcSubset": "all\\"}},
+                                               "fastapi_gunicorn_unit_unsafe_options"),
+    "unsafe option replacing the user": ({"fastapi_gunicorn_unit_unsafe_options": {"User": "root"}}, "fastapi_gunicorn_unit_unsafe_options"),
+    "address the sandbox cannot take": ({"fastapi_gunicorn_ip_address_allow": ["any"]}, "fastapi_gunicorn_ip_address_allow"),
+    "denied address that is not one": ({"fastapi_gunicorn_ip_address_deny": ["169.254.169.254 10.0.0.0/8"]}, "fastapi_gunicorn_ip_address_deny"),
+    # Paths that grant too much
+    "unix socket in the root directory": ({"fastapi_gunicorn_socket_activation": False, "fastapi_gunicorn_bind": ["unix:/app.sock"]},
+                                          "fastapi_gunicorn_bind"),
+    "unix socket in /etc": ({"fastapi_gunicorn_socket_activation": False, "fastapi_gunicorn_bind": ["unix:/etc/app.sock"]}, "fastapi_gunicorn_bind"),
+    "unix socket beside the code": ({"fastapi_gunicorn_socket_activation": False, "fastapi_gunicorn_bind": ["unix:/srv/fastapi_app/app.sock"]},
+                                    "fastapi_gunicorn_bind"),
+    "service named like a system unit": ({"fastapi_gunicorn_service_name": "systemd-journald"}, "fastapi_gunicorn_service_name"),
+    "app named like a system directory": ({"fastapi_gunicorn_app_name": "dpkg", "fastapi_gunicorn_user": "dpkg_app", "fastapi_gunicorn_group": "dpkg_app"},
+                                          "fastapi_gunicorn_app_name"),
+    "a deploy account owning the code": ({"fastapi_gunicorn_deploy_owner": "deploy"}, "fastapi_gunicorn_deploy_owner"),
+    "wheelhouse directory of other files": ({"fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": NOT_A_CACHE},
+                                            "fastapi_gunicorn_wheelhouse_dir"),
+    "interpreter in /tmp": ({"fastapi_gunicorn_python": "/tmp/python3"}, "fastapi_gunicorn_python"),
+    # Controller files
+    "requirements file climbing out of the app": ({"fastapi_gunicorn_app_requirements_file": "../../../../../etc/os-release"},
+                                                  "fastapi_gunicorn_app_requirements_file"),
+    "requirements file linking out of the app": ({"fastapi_gunicorn_app_src": APP_LINKING_OUT}, "fastapi_gunicorn_app_src"),
+    "CA file that is not a certificate": ({"fastapi_gunicorn_ca_certificates": ["/etc/passwd"]}, "fastapi_gunicorn_ca_certificates"),
+    # Requirement lines that are installer options
+    "index option as a requirement": ({"fastapi_gunicorn_requirements": ["--index-url http://elsewhere.example/simple"]}, "fastapi_gunicorn_requirements"),
+    "find-links option as a requirement": ({"fastapi_gunicorn_requirements": ["--find-links=$(touch /tmp/pwned)"]}, "fastapi_gunicorn_requirements"),
+    "index option in the app's requirements": ({"fastapi_gunicorn_app_src": APP_WITH_AN_INDEX}, "fastapi_gunicorn_app_requirements_file"),
+    # Types: what would be written differently from what was meant
+    "fullwidth digits as a number": ({"fastapi_gunicorn_limit_nofile": "\uff16\uff15\uff15\uff13\uff16"}, "fastapi_gunicorn_limit_nofile"),
+    "boolean as a number": ({"fastapi_gunicorn_workers": True}, "fastapi_gunicorn_workers"),
+    "list as an environment value": ({"fastapi_gunicorn_environment": {"A": ["x", "y"]}}, "fastapi_gunicorn_environment"),
+    "float as a version": ({"fastapi_gunicorn_uvicorn_version": 0.30}, "fastapi_gunicorn_uvicorn_version"),
+    "float as a git ref": ({"fastapi_gunicorn_app_git_repo": "/srv/repo.git", "fastapi_gunicorn_app_git_ref": 1.10}, "fastapi_gunicorn_app_git_ref"),
+    # Refusals that used to come after the host changed
+    "colon as a proxy address": ({"fastapi_gunicorn_forwarded_allow_ips": [":"]}, "fastapi_gunicorn_forwarded_allow_ips"),
+    "host name bind with socket activation": ({"fastapi_gunicorn_bind": ["app.internal:8000"]}, "fastapi_gunicorn_bind"),
+    "setting shadowing an import": ({"fastapi_gunicorn_extra_settings": {"json": 1}}, "fastapi_gunicorn_extra_settings"),
+    "private name as a setting": ({"fastapi_gunicorn_extra_settings": {"_app_hooks": {}}}, "fastapi_gunicorn_extra_settings"),
     # Accounts the role did not create
     "root as the service user": ({"fastapi_gunicorn_user": "root"}, "fastapi_gunicorn_user"),
     "a system account as the service user": ({"fastapi_gunicorn_user": "daemon", "fastapi_gunicorn_group": "fastapi_app"}, "fastapi_gunicorn_user"),
@@ -170,6 +242,10 @@ HAPROXY_CASES = {
     "certificate that is not a file": ({"fastapi_gunicorn_haproxy_tls_pem": "/nonexistent/lb.pem"}, "fastapi_gunicorn_haproxy_tls_pem"),
     "newline in the certificate path": ({"fastapi_gunicorn_haproxy_tls_pem": "/etc/hostname\n"}, "fastapi_gunicorn_haproxy_tls_pem"),
     "negative HSTS max-age": ({"fastapi_gunicorn_haproxy_hsts_max_age": -1}, "fastapi_gunicorn_haproxy_hsts_max_age"),
+    "admin socket in a world-writable directory": ({"fastapi_gunicorn_haproxy_admin_socket": "/tmp/haproxy.sock"}, "fastapi_gunicorn_haproxy_admin_socket"),
+    "admin socket in another account's directory": ({"fastapi_gunicorn_haproxy_admin_socket": "/home/alice/haproxy.sock"},
+                                                    "fastapi_gunicorn_haproxy_admin_socket"),
+    "float as a timeout": ({"fastapi_gunicorn_haproxy_timeouts": {"client": 1.5}}, "fastapi_gunicorn_haproxy_timeouts"),
 }
 
 ROLLOUT_CASES = {
@@ -179,16 +255,20 @@ ROLLOUT_CASES = {
 }
 
 # Everything the roles could write: a failed run must leave nothing newer than the marker here.
-WATCHED = "/etc /srv /opt /usr/local /var/lib /var/cache /run/lock /run/fastapi_gunicorn"
+WATCHED = "/etc /srv /opt /usr/local /var/lib /var/cache /run"
 
 LEGAL = {"fastapi_gunicorn_environment": {"A": "100% $HOME \"q\"\nline 2\ttab ü"},
          "fastapi_gunicorn_secret_environment": {"PEM": "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"},
          "fastapi_gunicorn_extra_settings": {"backlog": 2048, "raw_env": ["A=1"]},
-         "fastapi_gunicorn_unit_extra_options": {"LimitNPROC": 512},
+         "fastapi_gunicorn_unit_extra_options": {"LimitNPROC": 512, "MemoryMax": "80%", "CPUQuota": "150%"},
+         "fastapi_gunicorn_unit_unsafe_options": {"ProcSubset": "all", "Description": "100% $HOME"},
+         "fastapi_gunicorn_ip_address_allow": ["10.20.0.0/16", "2001:db8::/32"],
+         "fastapi_gunicorn_bind": ["127.0.0.1:8000", "[::1]:8000", "unix:/run/fastapi_app/app.sock"],
+         "fastapi_gunicorn_limit_nofile": "0065536",
          "fastapi_gunicorn_companions": [{"name": "worker", "command": ["arq", "app.Worker", "--note=100% $HOME \"q\" ü"]},
                                          {"name": "nightly_job", "command": ["/usr/bin/env", "python3", "-m", "job"], "schedule": "Mon..Fri *-*-* 02:00:00"}],
          "fastapi_gunicorn_migrate_command": ["alembic", "-x", "note=$HOME 100%", "upgrade", "head"],
-         "fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": "~/.cache/wheel houses ü"}
+         "fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": controller_dir("plain") + "/wheel houses ü"}
 # Legal but special values pass every input check, and the container (sleep is PID 1) stops each
 # role at its platform check, before any change.
 LEGAL_CASE = (LEGAL, "systemd is not PID 1")

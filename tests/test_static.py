@@ -82,3 +82,18 @@ def test_worker_class_choices_each_have_a_package_list():
     choices = load(role, "meta/argument_specs.yml")["argument_specs"]["main"]["options"]["fastapi_gunicorn_worker_class"]["choices"]
     packages = load(role, "vars/main.yml")["_fastapi_gunicorn_worker_packages"]
     assert sorted(choices) == sorted(packages)
+
+
+def test_extra_settings_cannot_shadow_what_gunicorn_conf_defines():
+    """Every top-level name gunicorn_conf.py.j2 imports, defines or assigns is refused as an extra setting:
+    reserved in vars/main.yml, a server hook, or private (a leading '_' is not a setting name)."""
+    template = (ROOT / "roles" / "fastapi_gunicorn" / "templates" / "gunicorn_conf.py.j2").read_text(encoding="utf-8")
+    names = set()
+    for line in template.splitlines():
+        match = re.match(r"(?:import (\w+)|from [\w.]+ import (\w+)(?: as (\w+))?|def (\w+)|class (\w+)|(\w+) =)", line)
+        if match:
+            names.add([group for group in match.groups() if group][-1])
+    vars_main = load(ROOT / "roles" / "fastapi_gunicorn", "vars/main.yml")
+    refused = set(vars_main["_fastapi_gunicorn_reserved"]["settings"]) | set(vars_main["_fastapi_gunicorn_hooks"]["server"])
+    assert len(names) > 10, names
+    assert sorted(name for name in names if name not in refused and not name.startswith("_")) == []

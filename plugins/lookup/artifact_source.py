@@ -73,7 +73,10 @@ import zipfile
 from ansible.errors import AnsibleLookupError
 from ansible.module_utils.urls import open_url
 from ansible.plugins.lookup import LookupBase
-from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.controller_cache import cached_tree, prune
+from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.controller_cache import cached_tree, claim, prune
+
+# A download, by the checksum it must have and its file name.
+DOWNLOAD = r"[0-9a-f]{64}-.+"
 
 TARBALLS = (".tar.gz", ".tgz", ".tar.xz", ".tar")
 ZIPS = (".whl", ".zip")
@@ -93,8 +96,7 @@ def fetch(source, want, cache_dir, variable):
         if not os.path.isfile(source):
             raise AnsibleLookupError(f"{variable} {source} is not a file on the controller")
         return source
-    downloads = os.path.join(cache_dir, "downloads")
-    os.makedirs(downloads, exist_ok=True)
+    downloads = claim(os.path.join(cache_dir, "downloads"), DOWNLOAD)
     path = os.path.join(downloads, want + "-" + os.path.basename(source.split("?", 1)[0]))
     if not os.path.isfile(path):
         handle, partial = tempfile.mkstemp(dir=downloads, prefix=".download-")
@@ -108,7 +110,7 @@ def fetch(source, want, cache_dir, variable):
             if os.path.exists(partial):
                 os.unlink(partial)
     os.utime(path)
-    prune(downloads)
+    prune(downloads, DOWNLOAD)
     return path
 
 

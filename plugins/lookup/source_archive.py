@@ -68,8 +68,10 @@ import tempfile
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
+from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.controller_cache import claim, prune
 
-KEEP_ARCHIVES = 20
+# A packed release: its content hash.
+ARCHIVE = r"[0-9a-f]{12}\.tar\.gz"
 
 
 def excluded(relative, patterns):
@@ -92,7 +94,8 @@ def collect(root, patterns):
             path = os.path.join(directory, name)
             target = os.path.realpath(path)
             if os.path.commonpath([real_root, target]) != real_root:
-                raise AnsibleLookupError("%s links outside the source (%s): exclude it or copy the file in" % (relative, target))
+                raise AnsibleLookupError("fastapi_gunicorn_app_src: %s links outside the source (%s): exclude it (fastapi_gunicorn_app_excludes) "
+                                         "or copy the file in" % (relative, target))
             if os.path.isfile(target):
                 found.append((relative, target))
     return sorted(found)
@@ -121,7 +124,7 @@ def pack(files, digest, marker, destination):
             info = tarfile.TarInfo(marker)
             info.size, info.mtime, info.mode = len(data), 0, 0o644
             archive.addfile(info, io.BytesIO(data))
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(destination), suffix=".partial")
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(destination), prefix=".work-")
     with os.fdopen(handle, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as compressed:
         compressed.write(buffer.getvalue())
     os.replace(temporary, destination)
@@ -146,15 +149,10 @@ class LookupModule(LookupBase):
             summary.update(("%s  %s\n" % (content, relative)).encode())
         digest = summary.hexdigest()[:12]
 
-        cache = os.path.expanduser(self.get_option("cache_dir"))
-        os.makedirs(cache, mode=0o700, exist_ok=True)
+        cache = claim(os.path.expanduser(self.get_option("cache_dir")), ARCHIVE)
         archive = os.path.join(cache, digest + ".tar.gz")
         if not os.path.exists(archive):
             pack(files, digest, marker, archive)
-            kept = sorted((entry for entry in os.scandir(cache) if entry.name.endswith(".tar.gz")),
-                          key=lambda entry: entry.stat().st_mtime, reverse=True)
-            for entry in kept[KEEP_ARCHIVES:]:
-                os.unlink(entry.path)
-        else:
-            os.utime(archive)
+        os.utime(archive)
+        prune(cache, ARCHIVE)
         return [{"hash": digest, "archive": archive, "files": len(files)}]

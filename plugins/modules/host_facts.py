@@ -11,7 +11,7 @@ short_description: Read what a fastapi_gunicorn run plans with, and what differs
 version_added: 2.0.0
 description:
   - Reads a host in one call and changes nothing. It always returns the platform and the CPU count.
-  - With O(python), O(read), O(globs), O(secret) and O(accounts), it returns the interpreter's version, the text of
+  - With O(python), O(read), O(globs), O(paths), O(secret) and O(accounts), it returns the interpreter's version, the text of
     files, a keyed digest of the secret environment and the service's accounts.
   - With O(checks), it compares the host with what a converged host has (packages, the account, directories,
     files with their digest, owner and mode, links, the states of units, answers of HTTP URLs, paths that
@@ -63,6 +63,13 @@ options:
         description: The comment the role gives the accounts of this kind it creates.
         type: str
         required: true
+  paths:
+    description:
+      - Paths to look at without following a link. RV(paths) tells, for each, what is there and who owns it.
+    type: list
+    elements: path
+    default: []
+    version_added: 2.1.0
   globs:
     description:
       - Files to return as text, by name and shell pattern (like C(/srv/app/venvs/*/.complete)). RV(globbed) holds each
@@ -325,6 +332,14 @@ accounts:
       type: list
       elements: int
   sample: [{user: null, group: null, own_gids: []}]
+paths:
+  description:
+    - For each of O(paths), null when nothing is there, else its C(type) (C(file), C(directory), C(link) or C(other)),
+      C(uid), C(owner) (the account's name, or the uid when it has none) and C(mode) (octal, like C(0755)).
+  returned: always
+  type: dict
+  version_added: 2.1.0
+  sample: {/var/lib/orders: {type: directory, uid: 998, owner: orders, mode: "0755"}, /etc/systemd/system/orders.service: null}
 globbed:
   description: For each name of O(globs), the text of each matching file, by path.
   returned: always
@@ -427,6 +442,20 @@ def check_entry(path, want, is_kind, kind, problems):
         return False
     compare_ownership(path, info, want, problems)
     return True
+
+
+def path_entry(path):
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    kind = ("link" if stat.S_ISLNK(info.st_mode) else "directory" if stat.S_ISDIR(info.st_mode)
+            else "file" if stat.S_ISREG(info.st_mode) else "other")
+    try:
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        owner = str(info.st_uid)
+    return {"type": kind, "uid": info.st_uid, "owner": owner, "mode": "%04o" % stat.S_IMODE(info.st_mode)}
 
 
 def account_entries(user, group, comment):
@@ -582,6 +611,7 @@ def main():
                 "key": {"type": "path", "required": True}, "content": {"type": "str", "required": True, "no_log": True}}},
             "accounts": {"type": "list", "elements": "dict", "default": [], "options": {
                 "user": {"type": "str", "required": True}, "group": {"type": "str", "required": True}, "comment": {"type": "str", "required": True}}},
+            "paths": {"type": "list", "elements": "path", "default": []},
             "globs": {"type": "dict", "default": {}},
             "checks": {"type": "list", "elements": "dict", "default": [], "options": {
                 "phase": {"type": "str", "required": True},
@@ -625,6 +655,7 @@ def main():
         result["secret_digest"] = digest(params["secret"]["content"].encode("utf-8", "surrogateescape"), reader.key)
 
     result["accounts"] = [account_entries(account["user"], account["group"], account["comment"]) for account in params["accounts"]]
+    result["paths"] = {path: path_entry(path) for path in params["paths"]}
     result["globbed"] = {}
     for name, pattern in params["globs"].items():
         found = {}

@@ -144,17 +144,16 @@ def switch_actions(source, target, changed_keys, link_changed):
     }
 
 
-def systemd_run(user, group, properties, environment, working_directory=None):
-    """The argv prefix of a command run by systemd as `user` in a transient unit with `properties`:
-    its exit status is the task's, its output the task's. systemd expands $NAME in a transient unit's
-    command line as in a unit file, so the command's words follow `--` and are escaped by the caller
-    (escape_dollars); --setenv values are passed as they are."""
+def systemd_run(user, group, properties, environment, working_directory=None, command=()):
+    """The argv of `command` run by systemd as `user` in a transient unit with `properties`: its exit
+    status is the task's, its output the task's. systemd expands $NAME in a transient unit's command
+    line as in a unit file, so each $ of the command is written $$."""
     argv = ["systemd-run", "--quiet", "--wait", "--pipe", "--collect", "--service-type=exec", "--uid=" + user, "--gid=" + group]
     argv += ["--property=" + prop for prop in properties]
     argv += ["--setenv=%s=%s" % (name, value) for name, value in environment.items()]
     if working_directory:
         argv.append("--working-directory=" + working_directory)
-    return argv + ["--"]
+    return argv + ["--"] + [str(word).replace("$", "$$") for word in command]
 
 
 def instance_dirs(records, service):

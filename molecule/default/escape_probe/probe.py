@@ -5,7 +5,9 @@ build account) and the probe app (imported by the role's pre-switch check and by
 workers, as the service user). Each try leaves its file behind, so the test finds everything it wrote.
 """
 
+import errno
 import os
+import socket
 
 # The service's own code and venvs, the system, root's home: none may be written by a build or an import.
 TARGETS = ["/etc/escape-probe", "/srv/fastapi_app/escape-probe", "/srv/fastapi_app/venvs/escape-probe",
@@ -53,13 +55,41 @@ def plant_links():
     return planted
 
 
+def spy():
+    """The processes of other accounts this one can see, and how many of their environments (the
+    service's holds its secrets) it can read."""
+    others, read = 0, 0
+    for pid in (name for name in os.listdir("/proc") if name.isdigit()):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == os.getuid():
+                continue
+            others += 1
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                read += bool(handle.read(1))
+        except OSError:
+            pass
+    return others, read
+
+
+def denied():
+    """What connecting to an address of fastapi_gunicorn_ip_address_deny gives (the scenario adds
+    127.0.0.2, where nothing listens): a timeout when the sandbox drops the packets, else ECONNREFUSED."""
+    try:
+        socket.create_connection(("127.0.0.2", 9), timeout=2).close()
+        return "connected"
+    except OSError as error:
+        return errno.errorcode.get(error.errno, "timeout") if error.errno else "timeout"
+
+
 def probe(tag, log):
     escaped = [path for path in TARGETS if try_write(path, tag)]
     planted = plant_links() if tag == "build" else []
     wrote = everywhere(tag)
+    others, read = spy()
     try:
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(f"{tag} uid={os.getuid()} escaped={escaped}\n")
             handle.write(f"{tag} planted={len(planted)} wrote={sorted(wrote)}\n")
+            handle.write(f"{tag} other_processes={others} environments_read={read} denied_address={denied()}\n")
     except OSError:
         pass  # the pre-switch check may write nowhere at all

@@ -215,20 +215,36 @@ def curl_through_haproxy(fleet, client, *args):
 
 
 def test_clients_cannot_spoof_proxy_headers(fleet):
-    """A client on the network sends its own X-Forwarded-For, X-Forwarded-Proto and Forwarded through
-    HAProxy's TLS frontend: every app host sees the client's real address and https. Plain HTTP is
+    """A client on the network sends its own X-Forwarded-For, X-Forwarded-Proto, Forwarded, the other
+    scheme headers gunicorn reads and header names with underscores through HAProxy's TLS frontend: every
+    app host sees the client's real address and https, and only HAProxy's two headers. Plain HTTP is
     redirected to HTTPS, and HTTPS answers carry HSTS (the lab sets it)."""
     client = APPS[1]  # any container on the network will do as a client
     subprocess.run(["docker", "cp", LAB_PEM, f"{client}:/root/lab-ca.pem"], check=True)
     address = docker_exec(client, "hostname", "-I").stdout.split()[0]
     spoofed = ["-H", "X-Forwarded-For: 203.0.113.66", "-H", "X-Forwarded-Proto: http",
-               "-H", "Forwarded: for=203.0.113.66;proto=http", "-H", "X-Real-IP: 203.0.113.66"]
+               "-H", "Forwarded: for=203.0.113.66;proto=http", "-H", "X-Real-IP: 203.0.113.66",
+               "-H", "X-Forwarded-Ssl: on", "-H", "X-Forwarded-Protocol: ssl", "-H", "SCRIPT_NAME: /admin", "-H", "X_Forwarded_For: 203.0.113.66"]
     seen = [json.loads(curl_through_haproxy(fleet, client, *spoofed, "https://localhost/client")) for _attempt in range(6)]
-    assert seen == [{"client": address, "scheme": "https"}] * 6, seen
+    assert seen == [{"client": address, "scheme": "https", "proxy_headers": ["x-forwarded-for", "x-forwarded-proto"]}] * 6, seen
     redirect = curl_through_haproxy(fleet, client, "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "http://localhost/client")
     assert redirect == "301 https://localhost/client", redirect
     headers = curl_through_haproxy(fleet, client, "-D", "-", "-o", "/dev/null", "https://localhost/health").lower()
     assert "strict-transport-security: max-age=300" in headers, headers
+
+
+def test_tls_refuses_old_protocols_and_ciphers_and_serves_a_modern_client(fleet):
+    """HAProxy's TLS frontend uses the intermediate profile: a client offering only a CBC/SHA1 cipher or
+    TLS 1.1 is refused; TLS 1.2 with an ECDHE AEAD cipher (without a session ticket) and TLS 1.3 are served."""
+    def handshake(*options):
+        return docker_exec(fleet.lb, "sh", "-c", "openssl s_client -connect 127.0.0.1:443 -servername localhost %s </dev/null 2>&1" % " ".join(options),
+                           check=False).stdout
+    for refused in (("-tls1_2", "-cipher", "AES128-SHA"), ("-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA"), ("-tls1_1",)):
+        assert "Cipher is (NONE)" in handshake(*refused), refused
+    assert "TLSv1.2, Cipher is ECDHE-RSA-AES128-GCM-SHA256" in handshake("-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256")
+    assert "TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384" in handshake("-tls1_3")
+    modern = handshake("-tls1_2")
+    assert "Cipher is ECDHE-" in modern and "TLS session ticket" not in modern, modern  # no-tls-tickets
 
 
 def served_certificate(fleet):
@@ -370,7 +386,8 @@ def test_migrations_run_once_per_rollout_and_a_failing_one_stops_it(fleet, tmp_p
     (tmp_path / "db2" / "VERSION").write_text("2.0.0\n", encoding="utf-8")
     (tmp_path / "db2" / "migrations" / "versions" / "0002_broken.py").write_text(
         '"""A migration that fails."""\n\nfrom alembic import op\n\nrevision = "0002"\ndown_revision = "0001"\n\n\n'
-        'def upgrade() -> None:\n    op.add_column("orders", __import__("sqlalchemy").Column("note", __import__("sqlalchemy").Text))\n'
+        'def upgrade() -> None:\n    print("connecting to", __import__("os").environ["DATABASE_URL"])\n'
+        '    op.add_column("orders", __import__("sqlalchemy").Column("note", __import__("sqlalchemy").Text))\n'
         '    op.execute("SELECT no_such_column FROM orders")\n', encoding="utf-8")
     before = fleet.state()
     play, _load, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "db2")})
@@ -378,6 +395,9 @@ def test_migrations_run_once_per_rollout_and_a_failing_one_stops_it(fleet, tmp_p
     assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped at the canary\n" + report
     assert "failed its check before the switch (Check that the database migrations passed)" in play.stdout, report
     assert re.search(r"the database migrations failed \(exit status 1\): .*UndefinedColumn", play.stdout), report
+    # The migration printed the database URL: the play shows it with the password masked.
+    password = (Path.home() / ".cache" / "fastapi_gunicorn_lab" / "db_password").read_text().strip()
+    assert password and password not in play.stdout and "connecting to postgresql+psycopg://fastapi_app:********@" in play.stdout, report
     after = fleet.state()
     assert {h: (s["release"], s["main_pid"]) for h, s in after.items()} == {h: (s["release"], s["main_pid"]) for h, s in before.items()}, report
     assert database(fleet, "SELECT count(*) FROM deploy_migrations") == "1"

@@ -54,8 +54,10 @@ async def root() -> dict[str, str]:
 
 
 @app.get("/client")
-async def client(request: Request) -> dict[str, str | None]:
-    return {"client": request.client.host if request.client else None, "scheme": request.url.scheme}
+async def client(request: Request) -> dict[str, str | list[str] | None]:
+    """Who the app believes the client is, and the proxy headers it was given (names only)."""
+    proxy_headers = sorted(name for name in request.headers if "forward" in name or "_" in name or name == "x-real-ip")
+    return {"client": request.client.host if request.client else None, "scheme": request.url.scheme, "proxy_headers": proxy_headers}
 
 
 @app.get("/metrics")

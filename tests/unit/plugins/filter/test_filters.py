@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.fastapi_gunicorn.deploy.plugins.filter import (companion_units, format_errors, instance_dirs, paths_within,
-                                                                        requirement_lines, state_files, state_history, state_plan,
+from ansible_collections.fastapi_gunicorn.deploy.plugins.filter import (companion_units, env_file, format_errors, instance_dirs, paths_within,
+                                                                        redact, requirement_lines, state_files, state_history, state_plan,
                                                                         switch_actions, systemd_run, venv_argv, venv_name)
 
 
 def test_every_filter_file_registers_its_filter():
-    for module, name in ((companion_units, "companion_units"), (format_errors, "format_errors"), (instance_dirs, "instance_dirs"),
-                         (paths_within, "paths_within"), (requirement_lines, "requirement_lines"), (state_files, "state_files"),
+    for module, name in ((companion_units, "companion_units"), (env_file, "env_file"), (format_errors, "format_errors"), (instance_dirs, "instance_dirs"),
+                         (paths_within, "paths_within"), (redact, "redact"), (requirement_lines, "requirement_lines"), (state_files, "state_files"),
                          (state_history, "state_history"), (state_plan, "state_plan"), (switch_actions, "switch_actions"),
                          (systemd_run, "systemd_run"), (venv_argv, "venv_argv"), (venv_name, "venv_name")):
         assert name in module.FilterModule().filters(), module
@@ -42,7 +44,31 @@ def test_venv_argv_takes_a_bare_program_from_the_venv():
 def test_format_errors_names_each_variable_and_hides_secrets():
     checks = [{"var": "a", "got": ["ok", "bad\n"], "pattern": "[a-z]+", "want": "letters"},
               {"var": "s", "got": ["x y"], "pattern": r"\S+", "want": "no spaces", "secret": True}]
-    assert format_errors.format_errors(checks) == ['a must be letters; not valid: ["bad\\n"]', "s must be no spaces; a value does not match"]
+    assert format_errors.format_errors(checks) == ['a must be letters; not valid: ["bad\\n"]', "s must be no spaces; a value is not valid"]
+
+
+@pytest.mark.parametrize("value, hint", [(0.3, "a YAML number, read as 0.3: quote it"), (True, "a YAML boolean"), (None, "a YAML null"),
+                                         (["x"], "a list"), ({"a": 1}, "a mapping")])
+def test_format_errors_refuses_values_that_are_not_text(value, hint):
+    [error] = format_errors.format_errors([{"var": "v", "got": [value], "pattern": ".*", "want": "a version"}])
+    assert error.startswith("v must be a version; not valid: ") and hint in error
+
+
+def test_format_errors_takes_ascii_integers_in_range_only():
+    checks = [{"var": "w", "got": [4, "4", "\uff16\uff15", "4.0", 0, "0004"], "range": [1, None], "want": "at least 1"}]
+    assert format_errors.format_errors(checks) == ['w must be at least 1; not valid: ["\uff16\uff15", "4.0", 0]']
+    assert format_errors.format_errors([{"var": "p", "got": [65536, 1], "range": [1, 65535], "want": "a port"}]) == ["p must be a port; not valid: [65536]"]
+
+
+def test_format_errors_checks_networks_and_addresses():
+    networks = [{"var": "n", "got": ["*", "10.0.0.0/8", "::1", "192.0.2.7", ":", "10.0.0.0/33", "host"], "kind": "network", "want": "nets"}]
+    assert format_errors.format_errors(networks) == ['n must be nets; not valid: [":", "10.0.0.0/33", "host"]']
+    good = ["0.0.0.0:8000", "[::]:8000", "unix:/run/app/app.sock"]
+    bad = ["localhost:8000", "::1:8000", "[127.0.0.1]:80", "127.0.0.1:0", "127.0.0.1:70000", "unix:relative"]
+    assert format_errors.format_errors([{"var": "b", "got": good + bad, "kind": "address", "want": "addresses"}]) == [
+        "b must be addresses; not valid: " + json.dumps(bad)]
+    assert format_errors.format_errors([{"var": "b", "got": ["localhost:8000", "-x:80"], "kind": "address", "names": True, "want": "a"}]) == [
+        'b must be a; not valid: ["-x:80"]']
 
 
 def test_state_files_names_a_bad_key():
@@ -62,7 +88,22 @@ def test_systemd_run_merges_the_spec_and_the_extras():
     assert argv[-5:] == ["--property=ProtectSystem=strict", "--property=EnvironmentFile=/e", "--setenv=N=1", "--working-directory=/w", "--"]
 
 
+def test_systemd_run_escapes_dollars_in_the_command():
+    argv = systemd_run.systemd_run({"user": "b", "group": "b"}, command=["alembic", "-x", "db=${DATABASE_URL}", "$HOME", "a$$b"])
+    assert argv[argv.index("--") + 1:] == ["alembic", "-x", "db=$${DATABASE_URL}", "$$HOME", "a$$$$b"]
+
+
 def test_switch_actions_and_companion_units_wrappers():
     assert switch_actions.switch_actions(None, {"release": "r", "digests": {"conf": "a"}}, [], False)["reload"]
     assert companion_units.companion_units([], "app") == {"companions": [], "units": [], "started": []}
     assert len(venv_name.venv_name(["a==1"], "/p", "3")) == 12
+
+
+def test_redact_masks_each_secret_longest_first():
+    text = "connecting to postgresql://app:s3cret-pass@db/app as s3cret"
+    assert redact.redact(text, ["s3cret", "s3cret-pass", ""]) == "connecting to postgresql://app:********@db/app as ********"
+
+
+def test_env_file_escapes_what_systemd_would_read_as_syntax():
+    text = env_file.env_file({"B": 'a\\b "q" $HOME `x` 100%\nline 2', "A": "ends\\"})
+    assert text == 'A="ends\\\\"\nB="a\\\\b \\"q\\" \\$HOME \\`x\\` 100%\nline 2"\n'

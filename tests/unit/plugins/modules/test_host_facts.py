@@ -94,3 +94,18 @@ def test_reads_accounts_and_globs_without_following_links(run_module, tmp_path):
 def test_an_interpreter_that_does_not_run_is_reported_not_failed(run_module, tmp_path):
     found = run_module(host_facts.main, {"python": str(tmp_path / "no-python")})
     assert not found.get("failed") and found["python"] == "" and found["python_error"], found
+
+
+def test_tells_what_is_at_each_path_without_following_links(run_module, tmp_path):
+    (tmp_path / "dir").mkdir()
+    os.chown(tmp_path / "dir", 4242, 4242)
+    os.chmod(tmp_path / "dir", 0o1777)
+    (tmp_path / "unit").write_text("[Service]\n")
+    (tmp_path / "masked").symlink_to("/dev/null")
+    paths = [str(tmp_path / name) for name in ("dir", "unit", "masked", "missing")]
+    os.chmod(tmp_path / "unit", 0o644)
+    found = run_module(host_facts.main, {"paths": paths})
+    assert found["paths"] == {paths[0]: {"type": "directory", "uid": 4242, "owner": "4242", "mode": "1777"},
+                              paths[1]: {"type": "file", "uid": 0, "owner": "root", "mode": "0644"},
+                              paths[2]: {"type": "link", "uid": 0, "owner": "root", "mode": "0777"},
+                              paths[3]: None}
