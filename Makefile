@@ -22,9 +22,9 @@ lab-rollout: setup
 	rm -rf .lab/app && mkdir -p .lab && cp -r roles/fastapi_gunicorn/files/example_app .lab/app && echo $(VERSION) > .lab/app/VERSION
 	ansible-playbook playbooks/rolling_update.yml -e fastapi_gunicorn_app_src=$(CURDIR)/.lab/app/
 
-## Roll the database example (examples/db_app, on the lab's PostgreSQL) across the lab: its migration runs once, on the canary.
+## Roll the fullstack example (examples/fullstack, on the lab's PostgreSQL) across the lab: its prestart runs once, on the canary.
 lab-rollout-db: setup
-	ansible-playbook playbooks/rolling_update.yml -e @examples/db_app/lab.yml
+	ansible-playbook playbooks/rolling_update.yml -e @examples/fullstack/lab.yml
 
 ## Load the lab's HAProxy frontend with wrk for DURATION seconds (run it beside lab-rollout to watch a rollout).
 DURATION ?= 10

@@ -10,7 +10,9 @@ import http.server
 import io
 import json
 import os
+import re
 import subprocess
+import sys
 import tarfile
 import threading
 import zipfile
@@ -228,11 +230,25 @@ def test_requirement_lines_joins_continuations_and_drops_comments(tmp_path):
     assert result["msg"] == ["fastapi==1.0  --hash=sha256:aa  --hash=sha256:bb", "uvicorn", "-c constraints.txt"], result
 
 
-def test_venv_argv_takes_a_bare_program_from_the_venv():
-    result = lookup("[['alembic', 'upgrade', 'head'], ['/usr/bin/env', 'python3'], ['python', '-m', 'bin/x']]"
-                    " | map('fastapi_gunicorn.deploy.venv_argv', '/srv/a/venvs/v1') | list")
-    assert result["msg"] == [["/srv/a/venvs/v1/bin/alembic", "upgrade", "head"], ["/usr/bin/env", "python3"],
-                             ["/srv/a/venvs/v1/bin/python", "-m", "bin/x"]], result
+def test_venv_argv_runs_a_command_as_in_an_activated_venv():
+    result = lookup("[['alembic', 'upgrade', 'head'], ['bash', 'scripts/prestart.sh']]"
+                    " | map('fastapi_gunicorn.deploy.venv_argv', '/srv/a/venvs/v1', app='/srv/a/releases/r1/backend') | list")
+    activate = ["/usr/bin/env", "PATH=/srv/a/venvs/v1/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "VIRTUAL_ENV=/srv/a/venvs/v1",
+                "PYTHONPATH=/srv/a/releases/r1/backend"]
+    assert result["msg"] == [activate + ["alembic", "upgrade", "head"], activate + ["bash", "scripts/prestart.sh"]], result
+
+
+def test_venv_argv_finds_the_venv_first_and_the_system_after(tmp_path):
+    """Through the real /usr/bin/env: `python` is the venv's, `sh` the system's, and the app imports."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    (tmp_path / "backend" / "app").mkdir(parents=True)
+    (tmp_path / "backend" / "app" / "__init__.py").write_text("NAME = 'the app'\n")
+    argv = lookup(f"[] | fastapi_gunicorn.deploy.venv_argv('{venv}', app='{tmp_path / 'backend'}')")["msg"]
+    argv += ["sh", "-c", "command -v python; python -c 'import app; print(app.NAME)'"]
+    out = subprocess.run(argv, cwd="/", capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:2] == [str(venv / "bin" / "python"), "the app"], out
 
 
 def test_wheelhouse_names_one_archive_per_key_keeps_the_newest_20_and_refuses_a_foreign_directory(tmp_path):
@@ -257,3 +273,56 @@ def test_wheelhouse_names_one_archive_per_key_keeps_the_newest_20_and_refuses_a_
     refused = lookup(f"lookup('fastapi_gunicorn.deploy.wheelhouse', '0123456789ab-x86_64', cache_dir='{home}')")
     assert refused.get("failed") and "did not put there" in refused["msg"] and [p.name for p in home.iterdir()] == [".bashrc"], refused
     assert lookup(f"lookup('fastapi_gunicorn.deploy.wheelhouse', cache_dir='{cache}')")["msg"] == str(cache)
+
+
+SERVER = "['gunicorn==27.0.1', 'uvicorn[standard]==0.54.0']"
+
+
+def app_requirements(source, tmp_path, **options):
+    args = "".join(f", {name}={value!r}" for name, value in options.items())
+    return lookup(f"lookup('fastapi_gunicorn.deploy.app_requirements', '{source}', server={SERVER}, cache_dir='{tmp_path / 'cache'}'{args})")
+
+
+def hashed_names(lines):
+    assert lines and all(re.search(r"--hash=sha256:[0-9a-f]{64}", line) for line in lines), lines
+    return [re.match(r"[A-Za-z0-9._-]+", line).group(0).lower() for line in lines]
+
+
+def test_app_requirements_joins_gunicorn_to_a_workspace_lock_without_its_members(tmp_path):
+    """The fullstack example: uv.lock at the workspace root, the app a member in backend/, no gunicorn."""
+    found = app_requirements(ROOT / "examples" / "fullstack", tmp_path, app_dir="backend")["msg"]
+    assert (found["source"], found["file"], found["hash_locked"]) == ("uv.lock", "uv.lock", True), found
+    names = hashed_names(found["requirements"])
+    assert "gunicorn" in names and "fastapi" in names and "alembic" in names and "app" not in names, names
+    assert not any(line.startswith(("-e", "file:", ".")) for line in found["requirements"]), found["requirements"]
+    assert found["added"] == ["gunicorn==27.0.1"], found
+    # Kept under the hash of what it was made from: every host of a rollout gets the same lines.
+    assert [p.name for p in (tmp_path / "cache").iterdir() if p.suffix == ".json"] and app_requirements(
+        ROOT / "examples" / "fullstack", tmp_path, app_dir="backend")["msg"] == found
+
+
+def test_app_requirements_locks_a_pyproject_and_compiles_a_hash_locked_file(tmp_path):
+    project = app_requirements(ROOT / "tests" / "fixtures" / "pyproject_only", tmp_path)["msg"]
+    assert (project["source"], project["hash_locked"]) == ("pyproject.toml", True), project
+    assert {"fastapi", "gunicorn", "uvicorn"} <= set(hashed_names(project["requirements"])) and project["added"][0].startswith("gunicorn=="), project
+    locked = app_requirements(ROOT / "tests" / "fixtures" / "lock_without_server", tmp_path)["msg"]
+    assert (locked["source"], locked["hash_locked"]) == ("requirements file", True), locked
+    assert {"fastapi", "gunicorn", "uvicorn", "httptools"} <= set(hashed_names(locked["requirements"])), locked
+    # The app's own pin is kept as it was.
+    assert any(line.startswith("fastapi==0.165.0 ") for line in locked["requirements"]) and "gunicorn==27.0.1" in locked["added"], locked
+
+
+def test_app_requirements_puts_the_server_pins_first_for_plain_lines_and_names_a_conflict(tmp_path):
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "requirements.txt").write_text("fastapi>=0.115  # no pins\n")
+    plain = app_requirements(tmp_path / "plain", tmp_path)["msg"]
+    assert plain["requirements"] == ["gunicorn==27.0.1", "uvicorn[standard]==0.54.0", "fastapi>=0.115"] and not plain["hash_locked"], plain
+    (tmp_path / "none").mkdir()
+    assert app_requirements(tmp_path / "none", tmp_path)["msg"]["requirements"] == ["gunicorn==27.0.1", "uvicorn[standard]==0.54.0"]
+    # uvicorn 0.54 needs h11 0.8 or later: it cannot join a lock that pins h11 0.7.
+    (tmp_path / "conflict").mkdir()
+    (tmp_path / "conflict" / "requirements.txt").write_text("h11==0.7.0 --hash=sha256:" + "0" * 64 + "\n")
+    conflict = app_requirements(tmp_path / "conflict", tmp_path)
+    assert conflict.get("failed") and "fastapi_gunicorn_uvicorn_version" in conflict["msg"] and "h11" in conflict["msg"], conflict
+    outside = app_requirements(tmp_path / "plain", tmp_path, app_dir="../none")
+    assert outside.get("failed") and "fastapi_gunicorn_app_dir" in outside["msg"], outside

@@ -46,6 +46,10 @@ def controller_dir(name, files=(), links=()):
 APP_LINKING_OUT = controller_dir("app", links=[("requirements.txt", "/etc/os-release")])
 APP_WITH_AN_INDEX = controller_dir("app", files=[("requirements.txt", "--extra-index-url http://elsewhere.example/simple\nfastapi\n")])
 NOT_A_CACHE = controller_dir("plain", files=[("notes.txt", "mine")])
+APP_WITH_A_LINKED_DIR = controller_dir("app", links=[("backend", "/etc")])
+# A hash-locked app whose pin of h11 no uvicorn 0.54 accepts: the server packages cannot join it.
+APP_IN_CONFLICT = controller_dir("app", files=[("requirements.txt", "h11==0.7.0 \\\n    --hash=sha256:"
+                                                "ce177ec2dc4a0e5b0da8a5c1b8fdd8c4c1f80ab0a1bcc1c9cf1cbcfdea8e9f77\n")])
 
 CASES = {
     # Formats and ranges
@@ -62,8 +66,6 @@ CASES = {
         "fastapi_gunicorn_max_requests_jitter",
     ),
     "missing app source": ({"fastapi_gunicorn_app_src": "/nonexistent/app"}, "fastapi_gunicorn_app_src"),
-    "hash-locked app without the server packages": (
-        {"fastapi_gunicorn_app_src": str(harness.ROOT / "tests" / "fixtures" / "lock_without_server")}, "fastapi_gunicorn_app_requirements_file"),
     "release id with a path": ({"fastapi_gunicorn_release_id": "../etc"}, "fastapi_gunicorn_release_id"),
     "relative base dir": ({"fastapi_gunicorn_base_dir": "srv/app"}, "fastapi_gunicorn_base_dir"),
     "base dir climbing out": ({"fastapi_gunicorn_base_dir": "/srv/../etc"}, "fastapi_gunicorn_base_dir"),
@@ -213,6 +215,15 @@ CASES = {
     "host name bind with socket activation": ({"fastapi_gunicorn_bind": ["app.internal:8000"]}, "fastapi_gunicorn_bind"),
     "setting shadowing an import": ({"fastapi_gunicorn_extra_settings": {"json": 1}}, "fastapi_gunicorn_extra_settings"),
     "private name as a setting": ({"fastapi_gunicorn_extra_settings": {"_app_hooks": {}}}, "fastapi_gunicorn_extra_settings"),
+    # Where the app is inside its source (issue: real apps)
+    "app directory climbing out": ({"fastapi_gunicorn_app_dir": "../backend"}, "fastapi_gunicorn_app_dir"),
+    "absolute app directory": ({"fastapi_gunicorn_app_dir": "/srv/backend"}, "fastapi_gunicorn_app_dir"),
+    "unit line in the app directory": ({"fastapi_gunicorn_app_dir": "backend" + INJECT}, "fastapi_gunicorn_app_dir"),
+    "app directory missing from the source": ({"fastapi_gunicorn_app_dir": "no_such_dir"}, "fastapi_gunicorn_app_dir"),
+    "app directory linking out of the source": ({"fastapi_gunicorn_app_src": APP_WITH_A_LINKED_DIR, "fastapi_gunicorn_app_dir": "backend"},
+                                                "fastapi_gunicorn_app_src: backend links outside the source (/etc)"),
+    "the gunicorn chdir of before 3.0.0": ({"fastapi_gunicorn_chdir": "/srv/fastapi_app/current/backend"}, "fastapi_gunicorn_app_dir"),
+    "server package in conflict with the app's lock": ({"fastapi_gunicorn_app_src": APP_IN_CONFLICT}, "fastapi_gunicorn_uvicorn_version"),
     # Accounts the role did not create
     "root as the service user": ({"fastapi_gunicorn_user": "root"}, "fastapi_gunicorn_user"),
     "a system account as the service user": ({"fastapi_gunicorn_user": "daemon", "fastapi_gunicorn_group": "fastapi_app"}, "fastapi_gunicorn_user"),
@@ -229,7 +240,9 @@ CASES = {
 # The HAProxy role writes its variables into haproxy.cfg.
 HAPROXY_CASES = {
     "frontend port above 65535": ({"fastapi_gunicorn_haproxy_frontend_bind": ["*:70000"]}, "fastapi_gunicorn_haproxy_frontend_bind"),
-    "server port zero": ({"fastapi_gunicorn_haproxy_server_port": 0}, "fastapi_gunicorn_haproxy_server_port"),
+    "server port above 65535": ({"fastapi_gunicorn_haproxy_server_port": 70000}, "fastapi_gunicorn_haproxy_server_port"),
+    "no port for an app host that binds unix sockets only": ({"fastapi_gunicorn_bind": ["unix:/run/fastapi_app/app.sock"]},
+                                                             "fastapi_gunicorn_haproxy_server_port"),
     "config line in an extra line": (
         {"fastapi_gunicorn_haproxy_backend_extra": ["balance first\nserver evil 203.0.113.9:80"]}, "fastapi_gunicorn_haproxy_defaults_extra"),
     "config line in a backend name": ({"fastapi_gunicorn_haproxy_backend_name": "app\n  server evil 203.0.113.9:80"}, "fastapi_gunicorn_haproxy_frontend_name"),

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import re
-
 DOCUMENTATION = r"""
 ---
 name: requirement_lines
@@ -35,10 +33,11 @@ _value:
 """
 
 
+from ansible_collections.fastapi_gunicorn.deploy.plugins.plugin_utils import requirements
+
+
 def requirement_lines(text):
-    joined = re.sub(r"\\[ \t]*\r?\n[ \t]*", " ", text or "")
-    lines = (re.sub(r"(^|\s)#.*$", "", line).strip() for line in joined.splitlines())
-    return [line for line in lines if line]
+    return requirements.requirement_lines(text)
 
 
 class FilterModule:

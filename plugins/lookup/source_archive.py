@@ -87,7 +87,7 @@ def collect(root, patterns):
         relative_directory = os.path.relpath(directory, root)
         prefix = "" if relative_directory == "." else relative_directory + "/"
         subdirectories[:] = sorted(d for d in subdirectories if not excluded(prefix + d, patterns))
-        for name in sorted(files):
+        for name in subdirectories + sorted(files):
             relative = prefix + name
             if excluded(relative, patterns):
                 continue
@@ -96,7 +96,7 @@ def collect(root, patterns):
             if os.path.commonpath([real_root, target]) != real_root:
                 raise AnsibleLookupError("fastapi_gunicorn_app_src: %s links outside the source (%s): exclude it (fastapi_gunicorn_app_excludes) "
                                          "or copy the file in" % (relative, target))
-            if os.path.isfile(target):
+            if os.path.isfile(target) and name in files:
                 found.append((relative, target))
     return sorted(found)
 

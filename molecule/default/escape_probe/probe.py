@@ -6,6 +6,7 @@ workers, as the service user). Each try leaves its file behind, so the test find
 """
 
 import errno
+import glob
 import os
 import socket
 
@@ -81,6 +82,21 @@ def denied():
         return errno.errorcode.get(error.errno, "timeout") if error.errno else "timeout"
 
 
+def credentials():
+    """The index credentials (the scenario's index URL holds a test one): how many root-only files of a
+    build's inputs hold them, whether this process can read one, and whether its environment has them."""
+    files = glob.glob("/srv/fastapi_app/builds/*/index.env")
+    readable = 0
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                readable += bool(handle.read(1))
+        except OSError:
+            pass
+    environment = os.environ.get("UV_DEFAULT_INDEX", "") + os.environ.get("PIP_INDEX_URL", "")
+    return len(files), readable, int("fastapi-gunicorn-test-credential" in environment)
+
+
 def probe(tag, log):
     escaped = [path for path in TARGETS if try_write(path, tag)]
     planted = plant_links() if tag == "build" else []
@@ -91,5 +107,6 @@ def probe(tag, log):
             handle.write(f"{tag} uid={os.getuid()} escaped={escaped}\n")
             handle.write(f"{tag} planted={len(planted)} wrote={sorted(wrote)}\n")
             handle.write(f"{tag} other_processes={others} environments_read={read} denied_address={denied()}\n")
+            handle.write("%s index_env_files=%d index_env_readable=%d credential_in_environment=%d\n" % ((tag,) + credentials()))
     except OSError:
         pass  # the pre-switch check may write nowhere at all

@@ -177,13 +177,17 @@ def test_environment_reaches_the_app_byte_for_byte(host):
 
 def test_index_credentials_stay_in_a_root_only_file(host):
     """The index URL's credentials reach the installer through a root-only environment file of the build's
-    inputs: not on a command line, in a transient unit (any account may read those) or in the journal."""
+    inputs, which the build cannot read and which goes once the state is recorded: never a command line,
+    a transient unit (any account may read those), a unit or the journal. The escape probe's build saw
+    the file, could not read it, and had the credential in its environment; the app's import had not."""
     credential = "fastapi-gunicorn-test-credential"
-    files = host.check_output(f"grep -rl {credential} {BASE}/builds /run/systemd/transient /etc/systemd/system || true").split()
-    assert files and all(path.startswith(f"{BASE}/builds/") and path.endswith("/index.env") for path in files), files
-    for path in files:
-        assert (host.file(path).user, host.file(path).mode) == ("root", 0o600), path
+    assert host.check_output(f"grep -rl {credential} {BASE} /run/systemd /etc/systemd /etc/fastapi_app || true") == ""
     assert host.run(f"journalctl --no-pager | grep -c {credential}").stdout.strip() == "0"
+    build = [line for line in host.file("/var/cache/fastapi_gunicorn/fastapi_app/escape-probe.log").content_string.splitlines()
+             if " index_env_files=" in line]
+    assert build and all(re.fullmatch(r"build index_env_files=[1-9]\d* index_env_readable=0 credential_in_environment=1", line) for line in build), build
+    imported = [line for line in host.file("/var/lib/fastapi_app/escape-probe.log").content_string.splitlines() if " index_env_files=" in line]
+    assert imported and all(line.endswith("index_env_readable=0 credential_in_environment=0") for line in imported), imported
 
 
 def test_service_user_has_no_login_shell(host):
@@ -563,8 +567,12 @@ def test_companions_run_on_the_live_release(host):
     assert {k: props[k] for k in ("Type", "User", "KillMode", "TimeoutStopUSec", "ProtectSystem", "NoNewPrivileges")} == {
         "Type": "exec", "User": "fastapi_app", "KillMode": "mixed", "TimeoutStopUSec": "20s", "ProtectSystem": "strict", "NoNewPrivileges": "yes"}
     assert props["WorkingDirectory"] == f"{BASE}/releases/{release}"
+    # Run as in an activated venv: `python` found first in the live venv's bin, the release importable.
     argv = host.file(f"/proc/{props['MainPID']}/cmdline").content.split(b"\0")
-    assert argv[:3] == [f"{live_venv(host)}/bin/python".encode(), b"-m", b"worker"], argv
+    assert argv[:3] == [b"python", b"-m", b"worker"], argv
+    environ = process_environment(host, props["MainPID"])
+    assert environ["PATH"].startswith(f"{live_venv(host)}/bin:") and environ["VIRTUAL_ENV"] == live_venv(host), environ
+    assert environ["PYTHONPATH"] == f"{BASE}/releases/{release}", environ
     timer = host.service(TIMER)
     assert timer.is_running and timer.is_enabled
     # The job's own unit is started by its timer only.
@@ -607,7 +615,8 @@ def test_companions_switch_with_the_release_finish_their_job_and_roll_back():
     for h in HOSTS:
         assert live_release(h) == before[h][0], report
         assert_worker_handed_over(h, healthy[h], before[h][0])
-        assert re.search(r'^ExecStart="/srv/fastapi_app/venvs/[0-9a-f]+/bin/python" "-m" "worker"$', on_host(h, f"systemctl cat {WORKER}"), re.M)
+        assert re.search(r'^ExecStart="/usr/bin/env" "PATH=/srv/fastapi_app/venvs/[0-9a-f]+/bin:[^"]*" "VIRTUAL_ENV=[^"]*" "PYTHONPATH=[^"]*" '
+                         r'"python" "-m" "worker"$', on_host(h, f"systemctl cat {WORKER}"), re.M)
 
     # The worker becomes a scheduled job: it finishes its job and stops, and its timer runs the job.
     healthy = {h: int(companion(h, WORKER, "MainPID")) for h in HOSTS}

@@ -11,8 +11,8 @@ The tests run in order on one fleet (3 app hosts on release v1 after converge):
      gets its whole last healthy state back;
   5. TLS at HAProxy: clients cannot forge proxy headers, HTTP redirects, a renewed certificate
      reloads HAProxy under load;
-  6. the database example on PostgreSQL: its migration runs once per rollout, and a failing one
-     stops the rollout before any host switches.
+  6. the fullstack example on PostgreSQL, deployed as it is: its prestart runs once per rollout, and
+     a failing migration stops the rollout before any host switches.
 The load goes over HTTPS through HAProxy. HAProxy's own retry and redispatch counters must stay at
 zero too: the drain, not a retry at the load balancer, is what keeps every request whole.
 """
@@ -341,7 +341,7 @@ def check_wheelhouse(fleet, wheelhouses, output, offline, package):
     assert not any(f"changed: [{offline}]" in b for b in builds), builds
 
 
-DB_APP = ROOT / "examples" / "db_app"
+FULLSTACK = ROOT / "examples" / "fullstack"
 
 
 def database(fleet, sql):
@@ -349,48 +349,71 @@ def database(fleet, sql):
     return docker_exec(fleet.lb, "runuser", "-u", "postgres", "--", "psql", "-tA", "-d", "fastapi_app", "-c", sql).stdout.strip()
 
 
-def test_migrations_run_once_per_rollout_and_a_failing_one_stops_it(fleet, tmp_path):
-    """The database example on PostgreSQL (playbooks/lab_database.yml, on the load balancer host):
-    a rollout in three batches runs its migration once, on the canary, before any switch, and the
-    fleet serves the new release with the new schema; then a release whose migration fails stops the
-    rollout at the canary with no host switched and the schema as it was, and with site.yml no host
-    switches either. Load through HAProxy sees no failed request in any of them.
-    The first rollout, a new dependency set, also reaches a host without a route to the package
-    index, through the wheelhouse: the canary (Debian 12) builds it, app2 (Debian 12, offline, without
-    uv) installs from it, app3 (Debian 13) builds its own."""
+def test_the_fullstack_example_deploys_as_it_is_and_its_prestart_runs_once_per_rollout(fleet, tmp_path):
+    """The fullstack example (examples/fullstack: a uv workspace with the app in backend/, a lock without
+    gunicorn, Alembic importing the app's models, settings from the environment, a three-step prestart) on
+    the lab's PostgreSQL, with only the variables of its lab.yml and its source unchanged:
+    - site.yml deploys it under load; the role joins gunicorn to the lock and says so. The new dependency
+      set also reaches a host without a route to the package index, through the wheelhouse: app1 (Debian
+      12) builds it, app2 (Debian 12, offline, without uv) installs from it, app3 (Debian 13) builds its own.
+      The prestart ran once, on the play's first host, and seeded the first user, which the app serves.
+    - a new release rolls out under load in three batches: the prestart runs once, on the canary;
+    - a release whose migration fails (printing the database URL, whose password the play masks) stops
+      the rollout at the canary with no host switched and the schema as it was; with site.yml no host
+      switches either.
+    Load through HAProxy sees no failed request in any of them."""
     setup = run_playbook(fleet.inventory, "playbooks/lab_database.yml", {"fastapi_gunicorn_lab_db_hosts": "lb"})
     assert setup.returncode == 0, setup.stdout[-3000:]
-    shutil.copytree(DB_APP, tmp_path / "db1")
-    extra = {**yaml.safe_load((DB_APP / "lab.yml").read_text(encoding="utf-8")), "fastapi_gunicorn_app_src": str(tmp_path / "db1"),
+    for name in ("fs1", "fs2"):
+        shutil.copytree(FULLSTACK, tmp_path / name)
+    (tmp_path / "fs2" / "backend" / "VERSION").write_text("2.0.0\n", encoding="utf-8")
+    extra = {**yaml.safe_load((FULLSTACK / "lab.yml").read_text(encoding="utf-8")), "fastapi_gunicorn_app_src": str(tmp_path / "fs1"),
              "fastapi_gunicorn_lab_db_host": fleet.lb}
     wheelhouses = tmp_path / "wheelhouses"
     offline = APPS[1]
     with without_a_route_to_the_index(offline):
         before = fleet.state()
-        play, _load, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra={
+        play, _load, report = play_under_load(fleet, "playbooks/site.yml", extra={
             **extra, "fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": str(wheelhouses)})
+    assert play.returncode == 0, report
+    assert re.search(r"The app's uv\.lock lacks server packages: added to its pins on the controller \(every other pin kept\): [^\n]*"
+                     r"gunicorn==27\.0\.1", play.stdout), report
+    after = fleet.state()
+    check_wheelhouse(fleet, wheelhouses, play.stdout, offline, "alembic")
+    release = after[APPS[0]]["release"]
+    assert {s["release"] for s in after.values()} == {release} and {s["version"] for s in after.values()} == {"1.0.0"}, after
+    assert database(fleet, "SELECT release || ' ' || host FROM prestart_runs") == f"{release} {APPS[0]}", report
+    assert database(fleet, "SELECT version_num FROM alembic_version") == "0001"
+    subprocess.run(["docker", "cp", LAB_PEM, f"{APPS[1]}:/root/lab-ca.pem"], check=True)
+    first_user = json.loads(curl_through_haproxy(fleet, APPS[1], "https://localhost/api/v1/users/first"))
+    assert first_user == {"email": "admin@example.com", "full_name": "First Superuser"}, first_user
+    check_haproxy(fleet, report)
+
+    # A new release, rolled out canary first: the prestart runs once, on the canary, before any switch.
+    before = fleet.state()
+    play, _load, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "fs2")})
     assert play.returncode == 0, report
     assert play.stdout.count(BATCH_HEADER) == 3, report
     after = fleet.state()
     check_summary(play.stdout, before, after, dict.fromkeys(APPS, "switched"))
-    check_wheelhouse(fleet, wheelhouses, play.stdout, offline, "alembic-1.20.1.dist-info")
-    release = after[APPS[0]]["release"]
-    assert {s["release"] for s in after.values()} == {release} and {s["version"] for s in after.values()} == {"1.0.0"}, after
-    # Once for the rollout, on the canary, in the new release.
-    assert database(fleet, "SELECT release || ' ' || host FROM deploy_migrations") == f"{release} {APPS[0]}", report
-    assert database(fleet, "SELECT version_num FROM alembic_version") == "0001"
+    new = after[APPS[0]]["release"]
+    assert {s["release"] for s in after.values()} == {new} != {release} and {s["version"] for s in after.values()} == {"2.0.0"}, after
+    assert database(fleet, "SELECT release || ' ' || host FROM prestart_runs ORDER BY id") == f"{release} {APPS[0]}\n{new} {APPS[0]}", report
+    assert database(fleet, "SELECT count(*) FROM \"user\"") == "1"
     check_haproxy(fleet, report)
 
     # A release whose second migration fails (PostgreSQL rolls its transaction back).
-    shutil.copytree(tmp_path / "db1", tmp_path / "db2")
-    (tmp_path / "db2" / "VERSION").write_text("2.0.0\n", encoding="utf-8")
-    (tmp_path / "db2" / "migrations" / "versions" / "0002_broken.py").write_text(
-        '"""A migration that fails."""\n\nfrom alembic import op\n\nrevision = "0002"\ndown_revision = "0001"\n\n\n'
-        'def upgrade() -> None:\n    print("connecting to", __import__("os").environ["DATABASE_URL"])\n'
-        '    op.add_column("orders", __import__("sqlalchemy").Column("note", __import__("sqlalchemy").Text))\n'
-        '    op.execute("SELECT no_such_column FROM orders")\n', encoding="utf-8")
+    shutil.copytree(tmp_path / "fs2", tmp_path / "fs3")
+    (tmp_path / "fs3" / "backend" / "VERSION").write_text("3.0.0\n", encoding="utf-8")
+    (tmp_path / "fs3" / "backend" / "app" / "alembic" / "versions" / "0002_broken.py").write_text(
+        '"""A migration that fails."""\n\nimport sqlalchemy as sa\nfrom alembic import op\n\nfrom app.core.config import settings\n\n'
+        'revision = "0002"\ndown_revision = "0001"\n\n\n'
+        'def upgrade() -> None:\n    print("connecting to", settings.SQLALCHEMY_DATABASE_URI)\n'
+        '    op.add_column("user", sa.Column("note", sa.Text))\n'
+        '    op.execute("SELECT no_such_column FROM prestart_runs")\n', encoding="utf-8")
+    broken = {**extra, "fastapi_gunicorn_app_src": str(tmp_path / "fs3")}
     before = fleet.state()
-    play, _load, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "db2")})
+    play, _load, report = play_under_load(fleet, "playbooks/rolling_update.yml", extra=broken)
     assert play.returncode != 0, report
     assert play.stdout.count(BATCH_HEADER) == 1, "the rollout stopped at the canary\n" + report
     assert "failed its check before the switch (Check that the database migrations passed)" in play.stdout, report
@@ -400,14 +423,14 @@ def test_migrations_run_once_per_rollout_and_a_failing_one_stops_it(fleet, tmp_p
     assert password and password not in play.stdout and "connecting to postgresql+psycopg://fastapi_app:********@" in play.stdout, report
     after = fleet.state()
     assert {h: (s["release"], s["main_pid"]) for h, s in after.items()} == {h: (s["release"], s["main_pid"]) for h, s in before.items()}, report
-    assert database(fleet, "SELECT count(*) FROM deploy_migrations") == "1"
+    assert database(fleet, "SELECT count(*) FROM prestart_runs") == "2"
     assert database(fleet, "SELECT version_num FROM alembic_version") == "0001"
-    assert database(fleet, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'note'") == "0"
+    assert database(fleet, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'user' AND column_name = 'note'") == "0"
     check_haproxy(fleet, report)
 
     # site.yml, every host at once: each waits for the one migration and fails before its switch.
-    play, _load, report = play_under_load(fleet, "playbooks/site.yml", minimum=500, extra={**extra, "fastapi_gunicorn_app_src": str(tmp_path / "db2")})
+    play, _load, report = play_under_load(fleet, "playbooks/site.yml", minimum=500, extra=broken)
     assert play.returncode != 0 and play.stdout.count("the database migrations failed (exit status 1)") >= len(APPS), report
     assert all(re.search(rf"^{host}\s*:.*failed=1\s+skipped=\d+\s+rescued=1", play.stdout, re.M) for host in APPS), report
     assert {h: s["release"] for h, s in fleet.state().items()} == {h: s["release"] for h, s in before.items()}, report
-    assert database(fleet, "SELECT count(*) FROM deploy_migrations") == "1"
+    assert database(fleet, "SELECT count(*) FROM prestart_runs") == "2"

@@ -36,9 +36,10 @@ def test_requirement_lines_joins_continuations_and_drops_comments():
                                                          "x @ https://h/p.whl#sha256=1"]
 
 
-def test_venv_argv_takes_a_bare_program_from_the_venv():
-    assert venv_argv.venv_argv(["alembic", "upgrade"], "/v") == ["/v/bin/alembic", "upgrade"]
-    assert venv_argv.venv_argv(["/usr/bin/env", "python3"], "/v") == ["/usr/bin/env", "python3"]
+def test_venv_argv_puts_the_venv_first_on_path_and_the_app_on_pythonpath():
+    assert venv_argv.venv_argv(["alembic", "upgrade"], "/v")[:3] == ["/usr/bin/env", "PATH=/v/bin:" + venv_argv.SYSTEM_PATH, "VIRTUAL_ENV=/v"]
+    assert venv_argv.venv_argv(["alembic", "upgrade"], "/v")[3:] == ["alembic", "upgrade"]
+    assert venv_argv.venv_argv(["bash", "x.sh"], "/v", app="/r/backend")[3:] == ["PYTHONPATH=/r/backend", "bash", "x.sh"]
 
 
 def test_format_errors_names_each_variable_and_hides_secrets():
