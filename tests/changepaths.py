@@ -94,7 +94,7 @@ PATHS = [
     ),
     ChangePath(
         "unit", "unit file (daemon-reload, socket-held restart)",
-        change={"fastapi_gunicorn_unit_extra_options": {"LimitNOFILE": 65536}}, expect_new_master=True,
+        change={"fastapi_gunicorn_unit_extra_options": {"LimitNPROC": 4096}}, expect_new_master=True,
     ),
     ChangePath("preload", "preload_app on (socket-held restart)", change={"fastapi_gunicorn_preload_app": True}, expect_new_master=True,
                restore=True),
