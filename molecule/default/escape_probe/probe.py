@@ -29,14 +29,15 @@ def try_write(path, tag):
 
 
 def everywhere(tag):
-    """Every directory this process can create a file in (/dev/shm is the one place under /dev it may)."""
+    """Every directory this process can create a file in (/dev/shm is the one place under /dev it may).
+    Each file is named after the process: workers of one service share their directories."""
     wrote = []
     for top in ["/"]:
         for directory, subdirectories, _files in os.walk(top):
             subdirectories[:] = [d for d in subdirectories if os.path.join(directory, d) not in SKIP]
-            if try_write(os.path.join(directory, f"escape-probe-{tag}"), tag):
+            if try_write(os.path.join(directory, f"escape-probe-{tag}-{os.getpid()}"), tag):
                 wrote.append(directory)
-    if try_write(f"/dev/shm/escape-probe-{tag}", tag):
+    if try_write(f"/dev/shm/escape-probe-{tag}-{os.getpid()}", tag):
         wrote.append("/dev/shm")
     return wrote
 

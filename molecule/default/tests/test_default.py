@@ -384,10 +384,10 @@ def test_builds_and_imports_cannot_write_outside_their_sandbox(host):
         assert wrote and all(wrote), f"{tag}: the probe wrote nowhere at all, so it did not walk"
         outside = [d for dirs in wrote for d in dirs if not any((d + "/").startswith(p.rstrip("/") + "/") for p in allowed[tag])]
         assert not outside, (tag, outside)
-    left = host.check_output("find / -xdev \\( -name escape-probe-build -o -name escape-probe-import \\) -print; "
-                             "find /run /dev/shm \\( -name escape-probe-build -o -name escape-probe-import \\) -print").split()
+    left = host.check_output("find / -xdev \\( -name 'escape-probe-build-*' -o -name 'escape-probe-import-*' \\) -print; "
+                             "find /run /dev/shm \\( -name 'escape-probe-build-*' -o -name 'escape-probe-import-*' \\) -print").split()
     for path in left:
-        assert any(path.startswith(p) for p in allowed[path.rsplit("-", 1)[1]]), (path, left)
+        assert any(path.startswith(p) for p in allowed[re.search(r"escape-probe-(build|import)-\d+$", path).group(1)]), (path, left)
     # Neither saw another account's processes (the live service's environment holds its secrets) nor
     # reached an address of fastapi_gunicorn_ip_address_deny (the scenario adds 127.0.0.2 to the cloud's
     # metadata range, to try it on loopback).
