@@ -332,7 +332,9 @@ def check_wheelhouse(fleet, wheelhouses, output, offline, package):
     """One wheelhouse per interpreter (Debian 12 and 13), each built once, on the first host of its
     kind; every host installed the set (the offline one from the wheelhouse, uv included) and keeps
     no wheels."""
-    archives = sorted(p.name for p in wheelhouses.iterdir())
+    names = sorted(p.name for p in wheelhouses.iterdir())
+    assert ".fastapi_gunicorn-cache" in names, names  # the role claimed the directory as its cache
+    archives = [name for name in names if name != ".fastapi_gunicorn-cache"]
     assert len(archives) == 2 and all(re.fullmatch(r"[0-9a-f]{12}-\w+\.tar", a) for a in archives), archives
     for host in APPS:
         venv = re.search(rf"{BASE}/venvs/[0-9a-f]+", fleet.host_state(host)["exec_start"]).group(0)
@@ -364,7 +366,9 @@ def test_the_fullstack_example_deploys_as_it_is_and_its_prestart_runs_once_per_r
     - a new release rolls out under load in three batches: the prestart runs once, on the canary;
     - a release whose migration fails (printing the database URL, whose password the play masks) stops
       the rollout at the canary with no host switched and the schema as it was; with site.yml no host
-      switches either.
+      switches either;
+    - with app1's lock held by another controller, site.yml stops app1 before its build, and the
+      migrations run on the next host still running before app2 and app3 switch.
     Load through HAProxy sees no failed request in the rollouts or in the failed site.yml run."""
     setup = run_playbook(fleet.inventory, "playbooks/lab_database.yml", {"fastapi_gunicorn_lab_db_hosts": "lb"})
     assert setup.returncode == 0, setup.stdout[-3000:]
@@ -382,7 +386,7 @@ def test_the_fullstack_example_deploys_as_it_is_and_its_prestart_runs_once_per_r
             **extra, "fastapi_gunicorn_wheelhouse": True, "fastapi_gunicorn_wheelhouse_dir": str(wheelhouses)})
     report = play.stdout[-5000:] + play.stderr[-2000:]
     assert play.returncode == 0, report
-    said = " ".join(play.stdout.split())  # the YAML output folds long lines
+    said = " ".join(play.stdout.split()).replace("''", "'")  # the YAML output folds long lines and doubles quotes
     assert "The app's uv.lock lacks server packages: added to its pins on the controller (every other pin kept): gunicorn==27.0.1" in said, report
     after = fleet.state()
     check_wheelhouse(fleet, wheelhouses, play.stdout, offline, "alembic")
@@ -440,3 +444,22 @@ def test_the_fullstack_example_deploys_as_it_is_and_its_prestart_runs_once_per_r
     assert all(re.search(rf"^{host}\s*:.*failed=1\s+skipped=\d+\s+rescued=1", play.stdout, re.M) for host in APPS), report
     assert {h: s["release"] for h, s in fleet.state().items()} == {h: s["release"] for h, s in before.items()}, report
     assert database(fleet, "SELECT count(*) FROM prestart_runs") == "2"
+
+    # site.yml with a good release while another controller holds app1's lock: app1 stops at the lock,
+    # before its build; the migrations run on the next host still running, before app2 and app3 switch.
+    shutil.copytree(tmp_path / "fs2", tmp_path / "fs4")
+    (tmp_path / "fs4" / "backend" / "VERSION").write_text("4.0.0\n", encoding="utf-8")
+    lock = "/run/fastapi_gunicorn/fastapi_app.lock"
+    docker_exec(APPS[0], "sh", "-c", f"mkdir -p -m 0700 /run/fastapi_gunicorn && echo 'controller=elsewhere:boot pid=1 start=1' > {lock}")
+    try:
+        play = run_playbook(fleet.inventory, "playbooks/site.yml", {**extra, "fastapi_gunicorn_app_src": str(tmp_path / "fs4"),
+                                                                    "fastapi_gunicorn_lock_timeout": 0})
+    finally:
+        docker_exec(APPS[0], "rm", "-f", lock)
+    report = play.stdout[-5000:] + play.stderr[-2000:]
+    assert play.returncode != 0 and "holds the lock of fastapi_app" in " ".join(play.stdout.split()), report
+    after = fleet.state()
+    latest = after[APPS[1]]["release"]
+    assert after[APPS[0]]["release"] == before[APPS[0]]["release"] != latest == after[APPS[2]]["release"], after
+    assert {after[host]["version"] for host in APPS[1:]} == {"4.0.0"}, after
+    assert database(fleet, "SELECT release || ' ' || host FROM prestart_runs ORDER BY id DESC LIMIT 1") == f"{latest} {APPS[1]}", report

@@ -6,13 +6,15 @@ import json
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.fastapi_gunicorn.deploy.plugins.filter import (companion_units, env_file, format_errors, instance_dirs, paths_within,
+from ansible_collections.fastapi_gunicorn.deploy.plugins.filter import (companion_units, env_file, format_errors, haproxy_servers, instance_dirs,
+                                                                        paths_within,
                                                                         redact, requirement_lines, state_files, state_history, state_plan,
                                                                         switch_actions, systemd_run, venv_argv, venv_name)
 
 
 def test_every_filter_file_registers_its_filter():
-    for module, name in ((companion_units, "companion_units"), (env_file, "env_file"), (format_errors, "format_errors"), (instance_dirs, "instance_dirs"),
+    for module, name in ((companion_units, "companion_units"), (env_file, "env_file"), (format_errors, "format_errors"), (haproxy_servers, "haproxy_servers"),
+                         (instance_dirs, "instance_dirs"),
                          (paths_within, "paths_within"), (redact, "redact"), (requirement_lines, "requirement_lines"), (state_files, "state_files"),
                          (state_history, "state_history"), (state_plan, "state_plan"), (switch_actions, "switch_actions"),
                          (systemd_run, "systemd_run"), (venv_argv, "venv_argv"), (venv_name, "venv_name")):
@@ -28,6 +30,24 @@ def test_paths_within_compares_components(path, inside):
 def test_paths_within_with_overlap_counts_a_containing_path():
     assert paths_within.paths_within(["/srv"], ["/srv/other"]) == []
     assert paths_within.paths_within(["/srv"], ["/srv/other"], overlap=True) == [["/srv", "/srv/other"]]
+
+
+def test_haproxy_servers_take_each_hosts_address_port_and_keepalive():
+    defaults = {"fastapi_gunicorn_bind": ["127.0.0.1:8000"], "fastapi_gunicorn_keepalive": 75}
+    hostvars = {"a": {"ansible_host": "10.0.0.1", "fastapi_gunicorn_bind": ["unix:/run/a/a.sock", "[::]:9000"]},
+                "b": {"fastapi_gunicorn_haproxy_server_address": "10.0.0.2", "ansible_host": "b.example", "fastapi_gunicorn_keepalive": 5},
+                "c": {"fastapi_gunicorn_bind": ["unix:/run/c/c.sock"]}}
+    assert haproxy_servers.haproxy_servers(["a", "b", "c"], hostvars, defaults) == {
+        "a": {"address": "10.0.0.1", "port": 9000, "keepalive": 75},
+        "b": {"address": "10.0.0.2", "port": 8000, "keepalive": 5},
+        "c": {"address": "c", "port": 0, "keepalive": 75}}
+    assert haproxy_servers.haproxy_servers(["c"], hostvars, defaults, port=8080)["c"]["port"] == 8080
+
+
+def test_haproxy_servers_read_a_value_that_is_not_a_whole_number_as_zero():
+    hostvars = {"a": {"fastapi_gunicorn_bind": ["10.0.0.1:\uff18\uff10"], "fastapi_gunicorn_keepalive": "x"}}
+    assert haproxy_servers.haproxy_servers(["a"], hostvars, {"fastapi_gunicorn_bind": [], "fastapi_gunicorn_keepalive": 75}, port="y") == {
+        "a": {"address": "a", "port": 0, "keepalive": 0}}
 
 
 def test_requirement_lines_joins_continuations_and_drops_comments():
