@@ -15,14 +15,19 @@ venv=$root/.venv
 
 log() { printf '== setup: %s\n' "$*"; }
 
+# The images are built side by side: one apt-get at a time (under a lock on this script), and what the
+# other one installed is not asked for again.
 apt_install() {
-  local missing=()
-  for pkg in "$@"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" -eq 0 ] || { echo "setup: need root to install ${missing[*]}" >&2; exit 1; }
-  log "apt-get install ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  (
+    flock 9
+    missing=()
+    for pkg in "$@"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg"); done
+    [ ${#missing[@]} -eq 0 ] && exit 0
+    [ "$(id -u)" -eq 0 ] || { echo "setup: need root to install ${missing[*]}" >&2; exit 1; }
+    log "apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  ) 9<"${BASH_SOURCE[0]}"
 }
 
 ensure_venv() {
@@ -99,9 +104,11 @@ ensure_pip_bootstrap() {
 
 cd "$root"
 ensure_collection_link
-ensure_venv
+# The virtualenv comes from the package index and the images from Debian's mirror: each is made beside the others.
+ensure_venv & venv_job=$!
 ensure_docker
-ensure_image 12 bookworm
-ensure_image 13 trixie
+ensure_image 12 bookworm & image12_job=$!
+ensure_image 13 trixie & image13_job=$!
+for job in "$venv_job" "$image12_job" "$image13_job"; do wait "$job"; done
 ensure_pip_bootstrap
 log "ready: $("$venv/bin/ansible" --version | sed -n 1p), docker $(docker version -f '{{.Server.Version}}'), Debian 12 and 13 images"
