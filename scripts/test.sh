@@ -3,7 +3,7 @@
 # that fails stops the run. The parts that use no test containers of their own (lint, sanity, units,
 # pytest) run beside the `default` scenario, which has no load test; the load-tested scenarios
 # (`fleet`, `zero_downtime`) run alone after them. The interpreter archive the zero_downtime scenario
-# deploys is built in the background from the start, at the lowest CPU priority (scripts/build_python.sh:
+# deploys is built in the background from the start, at the lowest CPU weight (scripts/build_python.sh:
 # once, then cached).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
