@@ -21,10 +21,8 @@ part() {
 
 bash scripts/build_python.sh >"$logs/python.log" 2>&1 &
 
-# The container-free parts, one after another, beside the default scenario, at a lower CPU priority:
-# the default scenario is the longer, so it must not wait for them.
+# The container-free parts, one after another, beside the default scenario.
 (
-  renice -n 10 -p "$BASHPID" >/dev/null
   part lint bash -c 'yamllint -s . && ansible-lint --profile production' &&
   part sanity scripts/ansible_test.sh sanity &&
   part units scripts/ansible_test.sh units &&
