@@ -203,7 +203,7 @@ def main():
     ordered = PATHS[:2] + [FLOOR] + PATHS[2:] + CONTROLS + BASELINES
     selected = [p for p in ordered if not args.only or p.name in args.only]
     plan = [(p, True) for p in selected] + [(p, False) for p in selected if p.name in ("code", "dependencies", "baseline_hup", "baseline_restart")]
-    harness = Harness([CONTAINER], load_path="/version")  # as fast as the host answers
+    harness = Harness([CONTAINER], load_path="/version", settle=2.0)  # as fast as the host answers
     results = []
     try:
         for path, keepalive in plan:

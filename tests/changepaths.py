@@ -145,14 +145,34 @@ def python_archive():
             "fastapi_gunicorn_python_archive_checksum": "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
+# The venv the unit starts gunicorn from (argument: the service), printed as $venv.
+LIVE_VENV = r"""
+venv=$(systemctl show --property ExecStart --value "$1.service" | grep -o "/srv/$1/venvs/[0-9a-f][0-9a-f]*" | head -n 1)
+test -n "$venv"
+echo "$venv"
+"""
+
+# Harness.state's reading of a host (arguments: the service, its port), one value per line: the
+# /version answer, the master's pid, its workers, where `current` points, the record (on one line),
+# then the live venv and the interpreter it runs.
+STATE_SCRIPT = r"""
+version=$(curl -sS "http://127.0.0.1:$2/version"); echo "$version"
+main=$(systemctl show --property MainPID --value "$1.service"); echo "$main"
+{ pgrep --parent "$main" || true; } | tr '\n' ' '; echo
+readlink "/srv/$1/current"
+{ cat "/etc/ansible/facts.d/$1.fact" 2>/dev/null || true; } | tr -d '\n'; echo
+""" + LIVE_VENV + r"""readlink -f "$venv/bin/python"
+"""
+
+
 class Harness:
-    def __init__(self, containers=tuple(CONTAINERS), load_path=TEST_LOAD_PATH):
+    def __init__(self, containers=tuple(CONTAINERS), load_path=TEST_LOAD_PATH, settle=1.0):
         self.containers = list(containers)
         self.workdir = Path(tempfile.mkdtemp(prefix="fastapi-gunicorn-zdt-"))
         self.apps = app_variants(self.workdir)
         # The scenario's own group_vars, so playbooks/rollback.yml sees the base state too.
         self.inventory = write_inventory(self.workdir, {"app": self.containers}, SCENARIO / "group_vars")
-        self.loads = {keepalive: [Load(c, keepalive=keepalive, path=load_path) for c in self.containers] for keepalive in (True, False)}
+        self.loads = {keepalive: [Load(c, keepalive=keepalive, path=load_path, settle=settle) for c in self.containers] for keepalive in (True, False)}
 
     def close(self):
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -183,22 +203,18 @@ class Harness:
 
     def state(self, container, service="fastapi_app", port=8000):
         """What serves on the host: the release the workers answer with, the master and its workers,
-        where `current` points, the record of healthy states (ids, newest first), the live venv and its interpreter."""
-        version = json.loads(docker_exec(container, "curl", "-sS", f"http://127.0.0.1:{port}/version").stdout)
-        main_pid = docker_exec(container, "systemctl", "show", "--property", "MainPID", "--value", f"{service}.service").stdout.strip()
-        workers = sorted(docker_exec(container, "pgrep", "--parent", main_pid, check=False).stdout.split())
-        current = docker_exec(container, "readlink", f"/srv/{service}/current").stdout.strip()
-        record = docker_exec(container, "cat", f"/etc/ansible/facts.d/{service}.fact", check=False).stdout
-        history = json.loads(record)["history"] if record else []
-        venv = self.live_venv(container, service)
-        return {"version": version["version"], "release": version["release"], "main_pid": main_pid, "workers": workers,
+        where `current` points, the record of healthy states (ids, newest first), the live venv and its
+        interpreter. One call into the container, one line each."""
+        lines = docker_exec(container, "sh", "-ec", STATE_SCRIPT, "state", service, str(port)).stdout.split("\n")
+        version, main_pid, workers, current, record, venv, python = lines[:7]
+        version, history = json.loads(version), json.loads(record)["history"] if record else []
+        return {"version": version["version"], "release": version["release"], "main_pid": main_pid, "workers": sorted(workers.split()),
                 "current": current, "states": [h["state"] for h in history], "releases": [h["release"] for h in history],
-                "venv": venv, "python": docker_exec(container, "readlink", "-f", f"{venv}/bin/python").stdout.strip()}
+                "venv": venv, "python": python}
 
     def live_venv(self, container, service="fastapi_app"):
         """The venv the unit starts gunicorn from."""
-        start = docker_exec(container, "systemctl", "show", "--property", "ExecStart", "--value", f"{service}.service").stdout
-        return re.search(rf"/srv/{service}/venvs/[0-9a-f]+", start).group(0)
+        return docker_exec(container, "sh", "-ec", LIVE_VENV, "live_venv", service).stdout.strip()
 
     def installer(self, container, service="fastapi_app"):
         """What built the live venv: uv writes its version into pyvenv.cfg, pip (python -m venv) does not."""

@@ -22,14 +22,25 @@ ADMIN_SOCKET = "/run/haproxy/admin.sock"
 BACKEND = "fastapi_app"
 TLS_PEM = "/etc/haproxy/tls/fastapi_front.pem"  # where the HAProxy role puts the lab's certificate
 
+# Fleet.host_state's reading of an app host (argument: BASE), one value per line: the /version
+# answer, where `current` points, the releases, the master's pid, its ExecStart, the record (on one line).
+HOST_STATE = r"""
+version=$(curl -sS http://127.0.0.1:8000/version); echo "$version"
+readlink "$1/current"
+releases=$(ls "$1/releases"); printf '%s\n' "$releases" | tr '\n' ' '; echo
+systemctl show -P MainPID fastapi_app.service
+systemctl show -P ExecStart fastapi_app.service | tr -d '\n'; echo
+{ cat /etc/ansible/facts.d/fastapi_app.fact 2>/dev/null || true; } | tr -d '\n'; echo
+"""
+
 
 class Fleet:
-    def __init__(self, apps=APPS, lb=LB, keepalive=True):
+    def __init__(self, apps=APPS, lb=LB, keepalive=True, settle=1.0):
         self.apps_hosts, self.lb = list(apps), lb
         self.workdir = Path(tempfile.mkdtemp(prefix="fastapi-gunicorn-fleet-"))
         self.apps = app_variants(self.workdir)
         self.inventory = write_inventory(self.workdir, {"app": self.apps_hosts, "lb": [lb]}, ROOT / "inventory" / "lab" / "group_vars")
-        self.load = Load(lb, port=443, keepalive=keepalive, tls_ca=TLS_PEM)
+        self.load = Load(lb, port=443, keepalive=keepalive, tls_ca=TLS_PEM, settle=settle)
 
     def close(self):
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -38,15 +49,17 @@ class Fleet:
         return run_playbook(self.inventory, playbook, {"fastapi_gunicorn_app_src": self.apps[app], **(extra or {})}, limit=limit)
 
     def host_state(self, host):
-        version = json.loads(docker_exec(host, "curl", "-sS", "http://127.0.0.1:8000/version").stdout)
-        record = docker_exec(host, "cat", "/etc/ansible/facts.d/fastapi_app.fact", check=False).stdout
+        """One call into the host."""
+        lines = docker_exec(host, "sh", "-ec", HOST_STATE, "host_state", BASE).stdout.split("\n")
+        version, current, releases, main_pid, exec_start, record = lines[:6]
+        version = json.loads(version)
         return {
             "version": version["version"],
             "release": version["release"],
-            "current": docker_exec(host, "readlink", f"{BASE}/current").stdout.strip(),
-            "releases": sorted(docker_exec(host, "ls", f"{BASE}/releases").stdout.split()),
-            "main_pid": docker_exec(host, "systemctl", "show", "-P", "MainPID", "fastapi_app.service").stdout.strip(),
-            "exec_start": docker_exec(host, "systemctl", "show", "-P", "ExecStart", "fastapi_app.service").stdout.split(";")[1],
+            "current": current,
+            "releases": sorted(releases.split()),
+            "main_pid": main_pid,
+            "exec_start": exec_start.split(";")[1],
             "states": [h["state"] for h in json.loads(record)["history"]] if record else [],
         }
 

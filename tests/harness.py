@@ -143,15 +143,20 @@ class StreamedRun:
 class Load:
     """tests/loadgen.py inside `container`, against its own loopback, for the span of an action."""
 
-    def __init__(self, container, port=8000, keepalive=True, concurrency=8, tls_ca=None, path="/version"):
-        """tls_ca: a PEM file in the container; the load then goes over TLS, verified against it."""
+    def __init__(self, container, port=8000, keepalive=True, concurrency=8, tls_ca=None, path="/version", settle=1.0, name=None):
+        """tls_ca: a PEM file in the container; the load then goes over TLS, verified against it.
+        name: what during_all names its results by (the container unless given: two loads in one
+        container need names of their own).
+        settle: the seconds of load before and after the action. A test needs one, to see the load
+        running before the change and to catch a failure just after it; a benchmark takes longer, for
+        the steady state it compares the change window with."""
         self.container, self.port, self.keepalive, self.concurrency, self.tls_ca = container, port, keepalive, concurrency, tls_ca
-        self.path = path
+        self.path, self.settle, self.name = path, settle, name or container
 
-    def during(self, action, settle=2.0):
+    def during(self, action):
         """Start the load, wait `settle` s, run action(), wait `settle` s, stop; returns the results."""
-        measured, result = during_all([self], action, settle)
-        return {**measured[self.container], "result": result}
+        measured, result = during_all([self], action)
+        return {**measured[self.name], "result": result}
 
     def start(self):
         # Copied on every run: the container may be made after this object (the fleet benchmark).
@@ -181,20 +186,22 @@ class Load:
             found = docker_exec(self.container, "cat", path, check=False)
             if found.returncode == 0 and found.stdout.strip():
                 return json.loads(found.stdout)
-            time.sleep(0.5)
+            time.sleep(0.1)
         raise AssertionError(f"the load generator wrote no summary to {path}")
 
 
-def during_all(loads, action, settle=2.0):
-    """Several loads at once (one per container) around one action: ({container: results}, action())."""
+def during_all(loads, action):
+    """Several loads at once around one action: ({load's name: results}, action())."""
+    assert len({load.name for load in loads}) == len(loads), "each load needs a name of its own"
     files = [load.start() for load in loads]
+    settle = max(load.settle for load in loads)
     time.sleep(settle)
     # Containers share the kernel's monotonic clock, so these line up with the generators'.
     started = time.monotonic()
     result = action()
     finished = time.monotonic()
     time.sleep(settle)
-    return {load.container: load.finish(f, started, finished) for load, f in zip(loads, files)}, result
+    return {load.name: load.finish(f, started, finished) for load, f in zip(loads, files)}, result
 
 
 def window_stats(result):

@@ -317,7 +317,7 @@ def test_a_notified_handler_signals_its_own_service_only(harness):
     graceful reload replaces app_b's workers under its master, the restart gives it a new master, and
     fastapi_app's master and workers stay as they were. Both services under load: no request fails."""
     two_apps = "molecule/zero_downtime/two_apps.yml"
-    loads = harness.loads[True] + [Load(c, port=8001, path=TEST_LOAD_PATH) for c in harness.containers]
+    loads = harness.loads[True] + [Load(c, port=8001, path=TEST_LOAD_PATH, name=f"{c}:8001") for c in harness.containers]
     for signal in ("reload", "restart"):
         before, b_before = harness.states(), harness.states("app_b", 8001)
         measured, play = during_all(loads, lambda: harness.play({"fastapi_gunicorn_test_signal": signal}, playbook=two_apps))
@@ -325,8 +325,9 @@ def test_a_notified_handler_signals_its_own_service_only(harness):
         assert play.returncode == 0, report
         assert f"RUNNING HANDLER [fastapi_gunicorn.deploy.fastapi_gunicorn : {signal.capitalize()} the fastapi_gunicorn service app_b]" in play.stdout
         assert "the fastapi_gunicorn service fastapi_app]" not in play.stdout, report
-        for load in measured.values():
-            check_load(load, report, 200)
+        assert len(measured) == 2 * len(harness.containers), measured.keys()
+        for name, load in measured.items():
+            check_load(load, f"{name}: {report}", 200)
         after, b_after = harness.states(), harness.states("app_b", 8001)
         for c in harness.containers:
             assert (after[c]["main_pid"], after[c]["workers"]) == (before[c]["main_pid"], before[c]["workers"]), f"{c}\n{report}"
