@@ -9,7 +9,6 @@ the load summary and the state of the host before and after.
 
 import functools
 import hashlib
-import json
 import re
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import ROOT, Load, app_variants, docker_exec, during_all, run_playbook, write_inventory
+from harness import ROOT, Load, app_variants, docker_exec, during_all, read_host, run_playbook, write_inventory
 
 SCENARIO = ROOT / "molecule" / "zero_downtime"
 # The scenario's hosts (molecule.yml): Debian 12, then Debian 13.
@@ -145,26 +144,6 @@ def python_archive():
             "fastapi_gunicorn_python_archive_checksum": "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
-# The venv the unit starts gunicorn from (argument: the service), printed as $venv.
-LIVE_VENV = r"""
-venv=$(systemctl show --property ExecStart --value "$1.service" | grep -o "/srv/$1/venvs/[0-9a-f][0-9a-f]*" | head -n 1)
-test -n "$venv"
-echo "$venv"
-"""
-
-# Harness.state's reading of a host (arguments: the service, its port), one value per line: the
-# /version answer, the master's pid, its workers, where `current` points, the record (on one line),
-# then the live venv and the interpreter it runs.
-STATE_SCRIPT = r"""
-version=$(curl -sS "http://127.0.0.1:$2/version"); echo "$version"
-main=$(systemctl show --property MainPID --value "$1.service"); echo "$main"
-{ pgrep --parent "$main" || true; } | tr '\n' ' '; echo
-readlink "/srv/$1/current"
-{ cat "/etc/ansible/facts.d/$1.fact" 2>/dev/null || true; } | tr -d '\n'; echo
-""" + LIVE_VENV + r"""readlink -f "$venv/bin/python"
-"""
-
-
 class Harness:
     def __init__(self, containers=tuple(CONTAINERS), load_path=TEST_LOAD_PATH, settle=1.0):
         self.containers = list(containers)
@@ -203,18 +182,14 @@ class Harness:
 
     def state(self, container, service="fastapi_app", port=8000):
         """What serves on the host: the release the workers answer with, the master and its workers,
-        where `current` points, the record of healthy states (ids, newest first), the live venv and its
-        interpreter. One call into the container, one line each."""
-        lines = docker_exec(container, "sh", "-ec", STATE_SCRIPT, "state", service, str(port)).stdout.split("\n")
-        version, main_pid, workers, current, record, venv, python = lines[:7]
-        version, history = json.loads(version), json.loads(record)["history"] if record else []
-        return {"version": version["version"], "release": version["release"], "main_pid": main_pid, "workers": sorted(workers.split()),
-                "current": current, "states": [h["state"] for h in history], "releases": [h["release"] for h in history],
-                "venv": venv, "python": python}
+        where `current` points, the record of healthy states (ids, newest first), the live venv and its interpreter."""
+        read = read_host(container, service, port)
+        return {**{key: read[key] for key in ("version", "release", "main_pid", "workers", "current", "venv", "python")},
+                "states": [h["state"] for h in read["history"]], "releases": [h["release"] for h in read["history"]]}
 
     def live_venv(self, container, service="fastapi_app"):
         """The venv the unit starts gunicorn from."""
-        return docker_exec(container, "sh", "-ec", LIVE_VENV, "live_venv", service).stdout.strip()
+        return read_host(container, service)["venv"]
 
     def installer(self, container, service="fastapi_app"):
         """What built the live venv: uv writes its version into pyvenv.cfg, pip (python -m venv) does not."""

@@ -8,12 +8,11 @@ load balancer to an app host.
 
 import csv
 import io
-import json
 import shutil
 import tempfile
 from pathlib import Path
 
-from harness import ROOT, Load, app_variants, docker_exec, run_playbook, write_inventory
+from harness import ROOT, Load, app_variants, docker_exec, read_host, run_playbook, write_inventory
 
 APPS = [f"fastapi-gunicorn-fleet-app{i}" for i in (1, 2, 3)]
 LB = "fastapi-gunicorn-fleet-lb1"
@@ -21,18 +20,6 @@ BASE = "/srv/fastapi_app"
 ADMIN_SOCKET = "/run/haproxy/admin.sock"
 BACKEND = "fastapi_app"
 TLS_PEM = "/etc/haproxy/tls/fastapi_front.pem"  # where the HAProxy role puts the lab's certificate
-
-# Fleet.host_state's reading of an app host (argument: BASE), one value per line: the /version
-# answer, where `current` points, the releases, the master's pid, its ExecStart, the record (on one line).
-HOST_STATE = r"""
-version=$(curl -sS http://127.0.0.1:8000/version); echo "$version"
-readlink "$1/current"
-releases=$(ls "$1/releases"); printf '%s\n' "$releases" | tr '\n' ' '; echo
-systemctl show -P MainPID fastapi_app.service
-systemctl show -P ExecStart fastapi_app.service | tr -d '\n'; echo
-{ cat /etc/ansible/facts.d/fastapi_app.fact 2>/dev/null || true; } | tr -d '\n'; echo
-"""
-
 
 class Fleet:
     def __init__(self, apps=APPS, lb=LB, keepalive=True, settle=1.0):
@@ -49,18 +36,15 @@ class Fleet:
         return run_playbook(self.inventory, playbook, {"fastapi_gunicorn_app_src": self.apps[app], **(extra or {})}, limit=limit)
 
     def host_state(self, host):
-        """One call into the host."""
-        lines = docker_exec(host, "sh", "-ec", HOST_STATE, "host_state", BASE).stdout.split("\n")
-        version, current, releases, main_pid, exec_start, record = lines[:6]
-        version = json.loads(version)
+        read = read_host(host)
         return {
-            "version": version["version"],
-            "release": version["release"],
-            "current": current,
-            "releases": sorted(releases.split()),
-            "main_pid": main_pid,
-            "exec_start": exec_start.split(";")[1],
-            "states": [h["state"] for h in json.loads(record)["history"]] if record else [],
+            "version": read["version"],
+            "release": read["release"],
+            "current": read["current"],
+            "releases": read["release_dirs"],
+            "main_pid": read["main_pid"],
+            "exec_start": read["exec_start"].split(";")[1],
+            "states": [h["state"] for h in read["history"]],
         }
 
     def state(self):

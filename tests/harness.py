@@ -27,6 +27,34 @@ def docker_exec(container, *args, check=True):
     return subprocess.run(["docker", "exec", container, *args], check=check, capture_output=True, text=True)
 
 
+# One reading of a service on a host (arguments: the service, its port), a value per line, in the
+# order of HOST_FIELDS: the /version answer, the master's pid, its workers, where `current` points,
+# the release directories, the record of healthy states, the unit's ExecStart, the live venv (from
+# ExecStart) and the interpreter it runs. Each fails the reading when it cannot be read, but the
+# workers (none) and the record (none yet).
+HOST_READ = r"""
+version=$(curl -sS "http://127.0.0.1:$2/version"); echo "$version"
+main=$(systemctl show --property MainPID --value "$1.service"); echo "$main"
+{ pgrep --parent "$main" || true; } | tr '\n' ' '; echo
+readlink "/srv/$1/current"
+releases=$(ls "/srv/$1/releases"); printf '%s\n' "$releases" | tr '\n' ' '; echo
+{ cat "/etc/ansible/facts.d/$1.fact" 2>/dev/null || true; } | tr -d '\n'; echo
+start=$(systemctl show --property ExecStart --value "$1.service"); printf '%s\n' "$start" | tr -d '\n'; echo
+venv=$(printf '%s\n' "$start" | grep -o "/srv/$1/venvs/[0-9a-f][0-9a-f]*" | head -n 1); test -n "$venv"; echo "$venv"
+readlink -f "$venv/bin/python"
+"""
+HOST_FIELDS = ("version", "main_pid", "workers", "current", "release_dirs", "record", "exec_start", "venv", "python")
+
+
+def read_host(container, service="fastapi_app", port=8000):
+    """HOST_READ in one call into the container: its values by name, parsed."""
+    lines = docker_exec(container, "sh", "-ec", HOST_READ, "read_host", service, str(port)).stdout.split("\n")
+    read = dict(zip(HOST_FIELDS, lines))
+    answer = json.loads(read["version"])
+    return {**read, "version": answer["version"], "release": answer["release"], "workers": sorted(read["workers"].split()),
+            "release_dirs": sorted(read["release_dirs"].split()), "history": json.loads(read["record"])["history"] if read["record"] else []}
+
+
 def app_variants(workdir: Path) -> dict:
     """Example-app variants on the controller: v1 (the example app), v2, v3, broken ones, v1 with a
     hash-locked requirements.txt (tests/fixtures/hash_locked), intact and tampered with, v1 as a uv
