@@ -21,6 +21,7 @@ ADMIN_SOCKET = "/run/haproxy/admin.sock"
 BACKEND = "fastapi_app"
 TLS_PEM = "/etc/haproxy/tls/fastapi_front.pem"  # where the HAProxy role puts the lab's certificate
 
+
 class Fleet:
     def __init__(self, apps=APPS, lb=LB, keepalive=True, settle=1.0):
         self.apps_hosts, self.lb = list(apps), lb
