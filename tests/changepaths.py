@@ -16,15 +16,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import ROOT, Load, app_variants, docker_exec, during_all, read_host, run_playbook, write_inventory
+from harness import ROOT, TEST_LOAD_PATH, Load, app_variants, docker_exec, during_all, read_host, run_playbook, write_inventory
 
 SCENARIO = ROOT / "molecule" / "zero_downtime"
 # The scenario's hosts (molecule.yml): Debian 12, then Debian 13.
 CONTAINERS = ["fastapi-gunicorn-zdt", "fastapi-gunicorn-zdt-debian13"]
 BASE = "/srv/fastapi_app"
-# What the tests load: every connection always has a request in flight, held 20 ms by the app, so two
-# hosts under load leave the 2 cores to the plays (unheld, the benchmark's load takes all the CPU).
-TEST_LOAD_PATH = "/version?delay_ms=20"
 # A plain layout, for the baselines: the uvicorn worker and no socket activation.
 PLAIN_LAYOUT = {"fastapi_gunicorn_worker_class": "uvicorn_worker.UvicornWorker", "fastapi_gunicorn_socket_activation": False}
 

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness import ROOT, Load, app_variants, docker_exec, read_host, run_playbook, write_inventory
+from harness import ROOT, TEST_LOAD_PATH, Load, app_variants, docker_exec, read_host, run_playbook, write_inventory
 
 APPS = [f"fastapi-gunicorn-fleet-app{i}" for i in (1, 2, 3)]
 LB = "fastapi-gunicorn-fleet-lb1"
@@ -23,12 +23,12 @@ TLS_PEM = "/etc/haproxy/tls/fastapi_front.pem"  # where the HAProxy role puts th
 
 
 class Fleet:
-    def __init__(self, apps=APPS, lb=LB, keepalive=True, settle=1.0):
+    def __init__(self, apps=APPS, lb=LB, keepalive=True, settle=1.0, load_path=TEST_LOAD_PATH):
         self.apps_hosts, self.lb = list(apps), lb
         self.workdir = Path(tempfile.mkdtemp(prefix="fastapi-gunicorn-fleet-"))
         self.apps = app_variants(self.workdir)
         self.inventory = write_inventory(self.workdir, {"app": self.apps_hosts, "lb": [lb]}, ROOT / "inventory" / "lab" / "group_vars")
-        self.load = Load(lb, port=443, keepalive=keepalive, tls_ca=TLS_PEM, settle=settle)
+        self.load = Load(lb, port=443, keepalive=keepalive, tls_ca=TLS_PEM, path=load_path, settle=settle)
 
     def close(self):
         shutil.rmtree(self.workdir, ignore_errors=True)

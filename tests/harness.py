@@ -21,6 +21,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_APP = ROOT / "roles" / "fastapi_gunicorn" / "files" / "example_app"
 VERSIONS = {"v1": "1.0.0", "v2": "2.0.0", "v3": "3.0.0"}
+# What the tests load: every connection always has a request in flight, held 20 ms by the app (both
+# example apps honour ?delay_ms), so the hosts under load leave the 2 cores to the plays. The
+# benchmarks load /version unheld, as fast as the host answers.
+TEST_LOAD_PATH = "/version?delay_ms=20"
 
 
 def docker_exec(container, *args, check=True):
@@ -171,7 +175,7 @@ class StreamedRun:
 class Load:
     """tests/loadgen.py inside `container`, against its own loopback, for the span of an action."""
 
-    def __init__(self, container, port=8000, keepalive=True, concurrency=8, tls_ca=None, path="/version", settle=1.0, name=None):
+    def __init__(self, container, port=8000, keepalive=True, concurrency=8, tls_ca=None, path=TEST_LOAD_PATH, settle=1.0, name=None):
         """tls_ca: a PEM file in the container; the load then goes over TLS, verified against it.
         name: what during_all names its results by (the container unless given: two loads in one
         container need names of their own).

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
-from changepaths import BASE, PATHS, TEST_LOAD_PATH, Harness  # noqa: E402
+from changepaths import BASE, PATHS, Harness  # noqa: E402
 from harness import VERSIONS, Load, StreamedRun, check_load, check_loads, docker_exec, during_all  # noqa: E402
 
 # failing_health and rollback run in test_failed_deploys_in_a_row_keep_the_last_healthy_state, three
@@ -317,7 +317,7 @@ def test_a_notified_handler_signals_its_own_service_only(harness):
     graceful reload replaces app_b's workers under its master, the restart gives it a new master, and
     fastapi_app's master and workers stay as they were. Both services under load: no request fails."""
     two_apps = "molecule/zero_downtime/two_apps.yml"
-    loads = harness.loads[True] + [Load(c, port=8001, path=TEST_LOAD_PATH, name=f"{c}:8001") for c in harness.containers]
+    loads = harness.loads[True] + [Load(c, port=8001, name=f"{c}:8001") for c in harness.containers]
     for signal in ("reload", "restart"):
         before, b_before = harness.states(), harness.states("app_b", 8001)
         measured, play = during_all(loads, lambda: harness.play({"fastapi_gunicorn_test_signal": signal}, playbook=two_apps))

@@ -1,12 +1,14 @@
 """The fullstack example's API: a health check that asks the database, the first user (seeded by
-the prestart), and /version, which names the release the worker loaded."""
+the prestart), and /version, which names the release the worker loaded (?delay_ms=N holds the
+answer back N ms: a load test then keeps requests in flight cheaply)."""
 
 import asyncio
 import os
 import socket
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Response
+from fastapi import FastAPI, HTTPException, Query, Response
 from sqlmodel import Session, select
 
 from app.core.config import settings
@@ -39,7 +41,9 @@ async def health_check(response: Response) -> dict[str, str]:
 
 
 @app.get("/version")
-async def version() -> dict[str, str | int]:
+async def version(delay_ms: Annotated[int, Query(ge=0, le=1000)] = 0) -> dict[str, str | int]:
+    if delay_ms:
+        await asyncio.sleep(delay_ms / 1000)
     return {"version": APP_VERSION, "release": RELEASE, "host": socket.gethostname(), "pid": os.getpid()}
 
 
