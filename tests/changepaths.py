@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import ROOT, TEST_LOAD_PATH, Load, app_variants, docker_exec, during_all, read_host, run_playbook, write_inventory
+from harness import ROOT, Load, app_variants, docker_exec, during_all, read_host, run_playbook, write_inventory
 
 SCENARIO = ROOT / "molecule" / "zero_downtime"
 # The scenario's hosts (molecule.yml): Debian 12, then Debian 13.
@@ -142,7 +142,7 @@ def python_archive():
 
 
 class Harness:
-    def __init__(self, containers=tuple(CONTAINERS), load_path=TEST_LOAD_PATH, settle=1.0):
+    def __init__(self, containers=tuple(CONTAINERS), load_path=None, settle=1.0):
         self.containers = list(containers)
         self.workdir = Path(tempfile.mkdtemp(prefix="fastapi-gunicorn-zdt-"))
         self.apps = app_variants(self.workdir)

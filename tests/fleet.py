@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness import ROOT, TEST_LOAD_PATH, Load, app_variants, docker_exec, read_host, run_playbook, write_inventory
+from harness import ROOT, Load, app_variants, docker_exec, read_host, run_playbook, write_inventory
 
 APPS = [f"fastapi-gunicorn-fleet-app{i}" for i in (1, 2, 3)]
 LB = "fastapi-gunicorn-fleet-lb1"
@@ -23,7 +23,7 @@ TLS_PEM = "/etc/haproxy/tls/fastapi_front.pem"  # where the HAProxy role puts th
 
 
 class Fleet:
-    def __init__(self, apps=APPS, lb=LB, keepalive=True, settle=1.0, load_path=TEST_LOAD_PATH):
+    def __init__(self, apps=APPS, lb=LB, keepalive=True, settle=1.0, load_path=None):
         self.apps_hosts, self.lb = list(apps), lb
         self.workdir = Path(tempfile.mkdtemp(prefix="fastapi-gunicorn-fleet-"))
         self.apps = app_variants(self.workdir)

@@ -21,10 +21,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_APP = ROOT / "roles" / "fastapi_gunicorn" / "files" / "example_app"
 VERSIONS = {"v1": "1.0.0", "v2": "2.0.0", "v3": "3.0.0"}
-# What the tests load: every connection always has a request in flight, held 20 ms by the app (both
-# example apps honour ?delay_ms), so the hosts under load leave the 2 cores to the plays. The
-# benchmarks load /version unheld, as fast as the host answers.
-TEST_LOAD_PATH = "/version?delay_ms=20"
+# What the tests load (Load's path unless one is given): every connection always has a request in
+# flight, held by the app (both example apps honour ?delay_ms), so the hosts under load leave the 2
+# cores to the plays. 30 ms on keep-alive connections; 20 ms with a new connection per request, so
+# that new connections keep arriving (about 350 a second per host) through a reload or a restart.
+# The benchmarks load /version unheld, as fast as the hosts answer.
+TEST_LOAD_PATHS = {True: "/version?delay_ms=30", False: "/version?delay_ms=20"}
 
 
 def docker_exec(container, *args, check=True):
@@ -175,15 +177,16 @@ class StreamedRun:
 class Load:
     """tests/loadgen.py inside `container`, against its own loopback, for the span of an action."""
 
-    def __init__(self, container, port=8000, keepalive=True, concurrency=8, tls_ca=None, path=TEST_LOAD_PATH, settle=1.0, name=None):
+    def __init__(self, container, port=8000, keepalive=True, concurrency=8, tls_ca=None, path=None, settle=1.0, name=None):
         """tls_ca: a PEM file in the container; the load then goes over TLS, verified against it.
+        path: what each request asks for (TEST_LOAD_PATHS unless given).
         name: what during_all names its results by (the container unless given: two loads in one
         container need names of their own).
         settle: the seconds of load before and after the action. A test needs one, to see the load
         running before the change and to catch a failure just after it; a benchmark takes longer, for
         the steady state it compares the change window with."""
         self.container, self.port, self.keepalive, self.concurrency, self.tls_ca = container, port, keepalive, concurrency, tls_ca
-        self.path, self.settle, self.name = path, settle, name or container
+        self.path, self.settle, self.name = path or TEST_LOAD_PATHS[keepalive], settle, name or container
 
     def during(self, action):
         """Start the load, wait `settle` s, run action(), wait `settle` s, stop; returns the results."""
