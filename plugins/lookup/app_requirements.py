@@ -63,7 +63,7 @@ options:
     elements: str
     default: []
   cache_dir:
-    description: Where results are kept on the controller; the newest 20 are kept.
+    description: Where results are kept on the controller; the 20 most recently used are kept, and any used in the last hour.
     type: path
     default: ~/.cache/fastapi_gunicorn/requirements
 """
@@ -103,7 +103,7 @@ import tempfile
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
-from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.controller_cache import claim, prune
+from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.controller_cache import claim, prune, touch
 from ansible_collections.fastapi_gunicorn.deploy.plugins.plugin_utils.requirements import names, requirement_lines
 
 try:
@@ -208,8 +208,7 @@ class LookupModule(LookupBase):
     def cached(self, key, make):
         """make()'s result, kept under `key`."""
         path = os.path.join(self.cache, key + ".json")
-        if os.path.isfile(path):
-            os.utime(path)
+        if touch(path):
             with open(path, encoding="utf-8") as handle:
                 return json.load(handle)
         result = make()

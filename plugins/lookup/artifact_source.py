@@ -26,7 +26,7 @@ options:
     type: str
     required: true
   cache_dir:
-    description: Where downloads and unpacked trees are kept on the controller; the newest 20 of each are kept.
+    description: Where downloads and unpacked trees are kept on the controller; the 20 most recently used of each are kept, and any used in the last hour.
     type: path
     default: ~/.cache/fastapi_gunicorn/artifacts
   unpack:
@@ -73,7 +73,7 @@ import zipfile
 from ansible.errors import AnsibleLookupError
 from ansible.module_utils.urls import open_url
 from ansible.plugins.lookup import LookupBase
-from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.controller_cache import cached_tree, claim, prune
+from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.controller_cache import cached_tree, claim, prune, touch
 
 # A download, by the checksum it must have and its file name.
 DOWNLOAD = r"[0-9a-f]{64}-.+"
@@ -98,7 +98,7 @@ def fetch(source, want, cache_dir, variable):
         return source
     downloads = claim(os.path.join(cache_dir, "downloads"), DOWNLOAD)
     path = os.path.join(downloads, want + "-" + os.path.basename(source.split("?", 1)[0]))
-    if not os.path.isfile(path):
+    if not touch(path):
         handle, partial = tempfile.mkstemp(dir=downloads, prefix=".download-")
         try:
             with os.fdopen(handle, "wb") as out, open_url(source, timeout=60) as response:
@@ -109,7 +109,6 @@ def fetch(source, want, cache_dir, variable):
         finally:
             if os.path.exists(partial):
                 os.unlink(partial)
-    os.utime(path)
     prune(downloads, DOWNLOAD)
     return path
 

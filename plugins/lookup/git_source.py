@@ -29,7 +29,7 @@ options:
     type: str
     default: ""
   cache_dir:
-    description: Where mirrors and exported trees are kept on the controller; the newest 20 trees are kept.
+    description: Where mirrors and exported trees are kept on the controller; the 20 most recently used trees are kept, and any used in the last hour.
     type: path
     default: ~/.cache/fastapi_gunicorn/git
 """

@@ -33,7 +33,7 @@ options:
     type: str
     default: ""
   cache_dir:
-    description: Where archives are kept on the controller; the newest 20 are kept.
+    description: Where archives are kept on the controller; the 20 most recently used are kept, and any used in the last hour.
     type: path
     default: ~/.cache/fastapi_gunicorn/sources
 """
@@ -68,7 +68,7 @@ import tempfile
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
-from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.controller_cache import claim, prune
+from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.controller_cache import claim, prune, touch
 
 # A packed release: its content hash.
 ARCHIVE = r"[0-9a-f]{12}\.tar\.gz"
@@ -151,8 +151,7 @@ class LookupModule(LookupBase):
 
         cache = claim(os.path.expanduser(self.get_option("cache_dir")), ARCHIVE)
         archive = os.path.join(cache, digest + ".tar.gz")
-        if not os.path.exists(archive):
+        if not touch(archive):
             pack(files, digest, marker, archive)
-        os.utime(archive)
         prune(cache, ARCHIVE)
         return [{"hash": digest, "archive": archive, "files": len(files)}]

@@ -13,7 +13,8 @@ description:
   - Returns the path of C(<cache_dir>/<key>.tar), the wheels of one dependency set for one interpreter
     and architecture, whether or not it exists yet (the role fetches it there once, under a work name
     starting with C(.), then renames it into place).
-  - An existing archive is marked as used; the 20 most recently used archives are kept, the rest are removed.
+  - An existing archive is marked as used; the 20 most recently used archives are kept, and any used in
+    the last hour (another run may still need it); the rest are removed.
   - O(cache_dir) must be the wheelhouses' own directory, since it is pruned; it is refused unless it is new, empty,
     or holds the file C(.fastapi_gunicorn-cache) (written when the lookup first uses it). Without a key, the
     lookup only checks this and returns O(cache_dir).
@@ -49,7 +50,7 @@ import re
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
-from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.controller_cache import NotACacheError, claim, prune
+from ansible_collections.fastapi_gunicorn.deploy.plugins.module_utils.controller_cache import NotACacheError, claim, prune, touch
 
 # A wheelhouse archive: <venv name>-<architecture>.tar.
 ARCHIVE = r"[0-9a-f]{12}-[A-Za-z0-9_]+\.tar"
@@ -68,7 +69,6 @@ class LookupModule(LookupBase):
         if not terms:
             return [cache_dir]
         archive = os.path.join(cache_dir, terms[0] + ".tar")
-        if os.path.isfile(archive):
-            os.utime(archive)
+        if touch(archive):
             prune(cache_dir, ARCHIVE)
         return [archive]
